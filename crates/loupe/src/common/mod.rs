@@ -1,0 +1,8 @@
+//! The data model shared by every signal, aligned with OTLP.
+
+pub mod attribute;
+pub mod error;
+pub mod resource;
+pub mod scope;
+pub mod stats;
+pub(crate) mod tls;

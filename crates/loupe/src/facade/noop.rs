@@ -1,0 +1,43 @@
+//! `NoopTelemetry`: every call returns immediately; nothing is allocated or locked.
+
+use super::{BoxedSpan, Telemetry, TraceContext};
+use crate::trace::ContextGuard;
+use std::collections::HashMap;
+
+/// Telemetry switched off. Each method is an empty inline body: no allocation, no lock,
+/// no atomic. (Attribute maps the caller builds are still the caller's cost: pass `None`.)
+#[derive(Clone, Copy, Debug, Default)]
+pub struct NoopTelemetry;
+
+impl Telemetry for NoopTelemetry {
+    #[inline]
+    fn create_span(&self, _: &str, _: Option<HashMap<String, String>>) -> Option<BoxedSpan> {
+        None
+    }
+    #[inline]
+    fn create_span_with_parent(&self, _: &str, _: Option<HashMap<String, String>>, _: Option<&BoxedSpan>) -> Option<BoxedSpan> {
+        None
+    }
+    #[inline]
+    fn record_counter(&self, _: &str, _: u64, _: Option<HashMap<String, String>>) {}
+    #[inline]
+    fn record_gauge(&self, _: &str, _: f64, _: Option<HashMap<String, String>>) {}
+    #[inline]
+    fn record_histogram(&self, _: &str, _: f64, _: Option<HashMap<String, String>>) {}
+    #[inline]
+    fn current_span(&self) -> Option<BoxedSpan> {
+        None
+    }
+    #[inline]
+    fn enter_span(&self, _: &BoxedSpan) -> Option<ContextGuard> {
+        None
+    }
+    #[inline]
+    fn create_trace_context(&self, _: &BoxedSpan) -> Option<TraceContext> {
+        None
+    }
+    #[inline]
+    fn parse_trace_context(&self, _: &TraceContext) -> Option<BoxedSpan> {
+        None
+    }
+}

@@ -1,0 +1,427 @@
+//! The batch span processor: hands ended spans to a background thread in batches, never
+//! blocking the thread that ended them.
+//!
+//! Each recording thread appends to its own buffer (an uncontended lock). The global queue
+//! bound is enforced with credits that threads take from a shared pool in chunks, so the
+//! pool is touched once per chunk, not once per span. When the pool is empty the span is
+//! dropped and counted. The worker drains all buffers every `scheduled_delay`, when a
+//! buffer fills a batch, when the pool runs low, or on flush/shutdown.
+
+use super::export::{SpanBatch, SpanExporter};
+use super::processor::SpanProcessor;
+use super::span::SpanData;
+use crate::common::error::{ConfigError, ExportError};
+use crate::common::resource::Resource;
+use std::cell::RefCell;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::mpsc;
+use std::sync::{Arc, Mutex, OnceLock, Weak};
+use std::thread::{self, JoinHandle, Thread};
+use std::time::{Duration, Instant};
+
+/// Batching settings. Defaults follow OpenTelemetry and the seeds: queue 2048, batch 512,
+/// delay 5 s, export timeout 30 s.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct BatchConfig {
+    /// Most spans waiting for export (`OTEL_BSP_MAX_QUEUE_SIZE`); more are dropped.
+    pub max_queue_size: usize,
+    /// Most spans per export call (`OTEL_BSP_MAX_EXPORT_BATCH_SIZE`).
+    pub max_export_batch_size: usize,
+    /// Longest wait between exports (`OTEL_BSP_SCHEDULE_DELAY`).
+    pub scheduled_delay: Duration,
+    /// How long an export may take (`OTEL_BSP_EXPORT_TIMEOUT`).
+    pub export_timeout: Duration,
+}
+
+impl Default for BatchConfig {
+    fn default() -> Self {
+        BatchConfig {
+            max_queue_size: 2048,
+            max_export_batch_size: 512,
+            scheduled_delay: Duration::from_secs(5),
+            export_timeout: Duration::from_secs(30),
+        }
+    }
+}
+
+impl BatchConfig {
+    /// Checks the settings, naming the first invalid one.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        if self.max_queue_size == 0 || self.max_queue_size > 1 << 24 {
+            return Err(ConfigError::new("max_queue_size", self.max_queue_size, "an integer from 1 to 16777216"));
+        }
+        if self.max_export_batch_size == 0 || self.max_export_batch_size > self.max_queue_size {
+            return Err(ConfigError::new(
+                "max_export_batch_size",
+                self.max_export_batch_size,
+                "an integer from 1 to max_queue_size",
+            ));
+        }
+        if self.scheduled_delay.is_zero() {
+            return Err(ConfigError::new("scheduled_delay", "0", "a positive duration"));
+        }
+        if self.export_timeout.is_zero() {
+            return Err(ConfigError::new("export_timeout", "0", "a positive duration"));
+        }
+        Ok(())
+    }
+}
+
+/// Counters of what the batch processor did, for the SDK's own metrics.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct BatchStats {
+    /// Spans handed to the exporter successfully.
+    pub exported: u64,
+    /// Spans dropped because the queue was full.
+    pub dropped_queue_full: u64,
+    /// Spans in batches the exporter failed (or panicked) on.
+    pub export_failed: u64,
+    /// Export calls made.
+    pub export_calls: u64,
+    /// Spans waiting in the queue now.
+    pub queued: u64,
+}
+
+#[derive(Default)]
+struct ThreadBuffer {
+    spans: Vec<SpanData>,
+    credits: usize,
+    dropped: u64,
+    closed: bool,
+}
+
+enum Request {
+    Flush(mpsc::Sender<Result<(), ExportError>>),
+    Shutdown(mpsc::Sender<Result<(), ExportError>>),
+}
+
+struct Inner {
+    id: u64,
+    config: BatchConfig,
+    chunk: usize,
+    exporter: Box<dyn SpanExporter>,
+    resource: OnceLock<Arc<Resource>>,
+    buffers: Mutex<Vec<Arc<Mutex<ThreadBuffer>>>>,
+    free_credits: AtomicUsize,
+    requests: Mutex<Vec<Request>>,
+    wake_pending: AtomicBool,
+    worker: OnceLock<Thread>,
+    handle: Mutex<Option<JoinHandle<()>>>,
+    shut_down: AtomicBool,
+    exported: AtomicU64,
+    dropped_queue_full: AtomicU64,
+    export_failed: AtomicU64,
+    export_calls: AtomicU64,
+}
+
+thread_local! {
+    static BUFFERS: RefCell<Vec<(u64, Arc<Mutex<ThreadBuffer>>)>> = const { RefCell::new(Vec::new()) };
+}
+
+/// Batches ended spans and exports them from a background thread.
+///
+/// Cloning gives another handle to the same processor (e.g. to read [`stats`](Self::stats)
+/// after moving it into a provider).
+#[derive(Clone)]
+pub struct BatchSpanProcessor {
+    inner: Arc<Inner>,
+}
+
+impl std::fmt::Debug for BatchSpanProcessor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BatchSpanProcessor").field("config", &self.inner.config).finish()
+    }
+}
+
+impl BatchSpanProcessor {
+    /// A processor with the default [`BatchConfig`].
+    pub fn new(exporter: impl SpanExporter) -> Self {
+        Self::with_config(exporter, BatchConfig::default()).expect("the default batch configuration is valid")
+    }
+
+    /// A processor with the given settings, or the setting that is out of range.
+    pub fn with_config(exporter: impl SpanExporter, config: BatchConfig) -> Result<Self, ConfigError> {
+        config.validate()?;
+        static NEXT_ID: AtomicU64 = AtomicU64::new(1);
+        let inner = Arc::new(Inner {
+            id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
+            config,
+            chunk: (config.max_queue_size / 32).clamp(1, 64),
+            exporter: Box::new(exporter),
+            resource: OnceLock::new(),
+            buffers: Mutex::new(Vec::new()),
+            free_credits: AtomicUsize::new(config.max_queue_size),
+            requests: Mutex::new(Vec::new()),
+            wake_pending: AtomicBool::new(false),
+            worker: OnceLock::new(),
+            handle: Mutex::new(None),
+            shut_down: AtomicBool::new(false),
+            exported: AtomicU64::new(0),
+            dropped_queue_full: AtomicU64::new(0),
+            export_failed: AtomicU64::new(0),
+            export_calls: AtomicU64::new(0),
+        });
+        // The worker holds a weak reference: dropping every handle without shutdown still
+        // ends the thread.
+        let weak = Arc::downgrade(&inner);
+        let handle = thread::Builder::new()
+            .name("loupe-span-export".into())
+            .spawn(move || run(weak))
+            .map_err(|e| ConfigError::new("batch worker thread", e, "a system that can start a thread"))?;
+        let _ = inner.worker.set(handle.thread().clone());
+        *inner.handle.lock().unwrap_or_else(|p| p.into_inner()) = Some(handle);
+        Ok(BatchSpanProcessor { inner })
+    }
+
+    /// What the processor has done so far.
+    pub fn stats(&self) -> BatchStats {
+        let inner = &self.inner;
+        let mut queued_in_buffers = 0;
+        let mut dropped_in_buffers = 0;
+        for buf in inner.buffers.lock().unwrap_or_else(|p| p.into_inner()).iter() {
+            let buf = buf.lock().unwrap_or_else(|p| p.into_inner());
+            queued_in_buffers += buf.spans.len() as u64;
+            dropped_in_buffers += buf.dropped;
+        }
+        BatchStats {
+            exported: inner.exported.load(Ordering::Relaxed),
+            dropped_queue_full: inner.dropped_queue_full.load(Ordering::Relaxed) + dropped_in_buffers,
+            export_failed: inner.export_failed.load(Ordering::Relaxed),
+            export_calls: inner.export_calls.load(Ordering::Relaxed),
+            queued: queued_in_buffers,
+        }
+    }
+
+    fn request(&self, make: impl FnOnce(mpsc::Sender<Result<(), ExportError>>) -> Request, timeout: Duration) -> Result<(), ExportError> {
+        let inner = &self.inner;
+        if inner.worker.get().map(Thread::id) == Some(thread::current().id()) {
+            // Called from inside the exporter: waiting on ourselves would deadlock.
+            return Ok(());
+        }
+        let (tx, rx) = mpsc::channel();
+        inner.requests.lock().unwrap_or_else(|p| p.into_inner()).push(make(tx));
+        inner.wake();
+        match rx.recv_timeout(timeout) {
+            Ok(result) => result,
+            Err(mpsc::RecvTimeoutError::Timeout) => Err(ExportError::Timeout(timeout)),
+            Err(mpsc::RecvTimeoutError::Disconnected) => Err(ExportError::Shutdown),
+        }
+    }
+}
+
+impl SpanProcessor for BatchSpanProcessor {
+    #[inline]
+    fn on_end(&self, span: SpanData) {
+        if !span.span_context.is_sampled() {
+            return;
+        }
+        let inner = &self.inner;
+        let pushed = BUFFERS.try_with(|cache| {
+            if let Ok(cached) = cache.try_borrow() {
+                if let Some((_, buf)) = cached.iter().find(|(id, _)| *id == inner.id) {
+                    inner.push(buf, span);
+                    return;
+                }
+            }
+            let buf = inner.register_buffer();
+            if let Ok(mut cached) = cache.try_borrow_mut() {
+                cached.retain(|(_, b)| !b.lock().map(|b| b.closed).unwrap_or(true));
+                cached.push((inner.id, Arc::clone(&buf)));
+            }
+            inner.push(&buf, span);
+        });
+        if pushed.is_err() {
+            // Thread teardown: no buffer can be kept, so the span is lost. Count it.
+            inner.dropped_queue_full.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    fn force_flush(&self, timeout: Duration) -> Result<(), ExportError> {
+        if self.inner.shut_down.load(Ordering::Acquire) {
+            return Err(ExportError::Shutdown);
+        }
+        self.request(Request::Flush, timeout)
+    }
+
+    fn shutdown(&self, timeout: Duration) -> Result<(), ExportError> {
+        if self.inner.shut_down.swap(true, Ordering::AcqRel) {
+            return Err(ExportError::Shutdown);
+        }
+        let result = self.request(Request::Shutdown, timeout);
+        if result.is_ok() {
+            if let Some(handle) = self.inner.handle.lock().unwrap_or_else(|p| p.into_inner()).take() {
+                if handle.thread().id() != thread::current().id() {
+                    let _ = handle.join();
+                }
+            }
+        }
+        result
+    }
+
+    fn set_resource(&self, resource: &Arc<Resource>) {
+        let _ = self.inner.resource.set(Arc::clone(resource));
+    }
+}
+
+impl Inner {
+    fn register_buffer(&self) -> Arc<Mutex<ThreadBuffer>> {
+        let buf = Arc::new(Mutex::new(ThreadBuffer::default()));
+        self.buffers.lock().unwrap_or_else(|p| p.into_inner()).push(Arc::clone(&buf));
+        buf
+    }
+
+    #[inline]
+    fn push(&self, buf: &Mutex<ThreadBuffer>, span: SpanData) {
+        let mut b = buf.lock().unwrap_or_else(|p| p.into_inner());
+        if b.closed {
+            return;
+        }
+        if b.credits == 0 {
+            b.credits = self.take_credits();
+            if b.credits == 0 {
+                b.dropped += 1;
+                return;
+            }
+        }
+        b.credits -= 1;
+        b.spans.push(span);
+        let full = b.spans.len() >= self.config.max_export_batch_size;
+        drop(b);
+        if full {
+            self.wake();
+        }
+    }
+
+    fn take_credits(&self) -> usize {
+        let mut free = self.free_credits.load(Ordering::Relaxed);
+        loop {
+            if free == 0 {
+                self.wake();
+                return 0;
+            }
+            let take = free.min(self.chunk);
+            match self.free_credits.compare_exchange_weak(free, free - take, Ordering::AcqRel, Ordering::Relaxed) {
+                Ok(_) => {
+                    if free - take < self.config.max_queue_size / 2 {
+                        self.wake();
+                    }
+                    return take;
+                }
+                Err(actual) => free = actual,
+            }
+        }
+    }
+
+    fn wake(&self) {
+        // One unpark per wake-up cycle: the worker clears the flag when it runs.
+        if !self.wake_pending.swap(true, Ordering::AcqRel) {
+            if let Some(worker) = self.worker.get() {
+                worker.unpark();
+            }
+        }
+    }
+
+    fn drain_and_export(&self, pending: &mut Vec<SpanData>, close: bool) -> Result<(), ExportError> {
+        let mut result = Ok(());
+        let buffers: Vec<_> = {
+            let mut all = self.buffers.lock().unwrap_or_else(|p| p.into_inner());
+            // A buffer only we hold belongs to a thread that exited; drop it once empty.
+            all.retain(|b| Arc::strong_count(b) > 1 || b.lock().map(|b| !b.spans.is_empty()).unwrap_or(false));
+            all.clone()
+        };
+        for buf in &buffers {
+            let mut b = buf.lock().unwrap_or_else(|p| p.into_inner());
+            // Take the spans and return unused credits, so idle threads do not hold queue space.
+            let mut spans = std::mem::take(&mut b.spans);
+            let unused = std::mem::take(&mut b.credits);
+            let dropped = std::mem::take(&mut b.dropped);
+            b.closed = close;
+            drop(b);
+            self.free_credits.fetch_add(unused, Ordering::AcqRel);
+            self.dropped_queue_full.fetch_add(dropped, Ordering::Relaxed);
+            for span in spans.drain(..) {
+                pending.push(span);
+                if pending.len() >= self.config.max_export_batch_size {
+                    if let Err(e) = self.export(pending) {
+                        result = Err(e);
+                    }
+                }
+            }
+        }
+        if !pending.is_empty() {
+            if let Err(e) = self.export(pending) {
+                result = Err(e);
+            }
+        }
+        result
+    }
+
+    fn export(&self, pending: &mut Vec<SpanData>) -> Result<(), ExportError> {
+        let count = pending.len();
+        let default_resource;
+        let resource = match self.resource.get() {
+            Some(r) => r,
+            None => {
+                default_resource = Arc::new(Resource::default());
+                &default_resource
+            }
+        };
+        let batch = SpanBatch { resource, spans: pending, timeout: self.config.export_timeout };
+        let outcome = catch_unwind(AssertUnwindSafe(|| self.exporter.export(batch)))
+            .unwrap_or_else(|_| Err(ExportError::failed("the span exporter panicked")));
+        self.export_calls.fetch_add(1, Ordering::Relaxed);
+        match &outcome {
+            Ok(()) => self.exported.fetch_add(count as u64, Ordering::Relaxed),
+            Err(_) => self.export_failed.fetch_add(count as u64, Ordering::Relaxed),
+        };
+        pending.clear();
+        self.free_credits.fetch_add(count, Ordering::AcqRel);
+        outcome
+    }
+}
+
+fn run(weak: Weak<Inner>) {
+    let Some(config) = weak.upgrade().map(|inner| inner.config) else { return };
+    let mut next_export = Instant::now() + config.scheduled_delay;
+    let mut pending: Vec<SpanData> = Vec::with_capacity(config.max_export_batch_size);
+    loop {
+        let Some(inner) = weak.upgrade() else { return };
+        let now = Instant::now();
+        if now < next_export && !inner.wake_pending.load(Ordering::Acquire) {
+            drop(inner);
+            thread::park_timeout(next_export - now);
+            continue;
+        }
+        inner.wake_pending.store(false, Ordering::Release);
+        let requests = std::mem::take(&mut *inner.requests.lock().unwrap_or_else(|p| p.into_inner()));
+        let shutting_down = requests.iter().any(|r| matches!(r, Request::Shutdown(_)));
+        let result = inner.drain_and_export(&mut pending, shutting_down);
+        if Instant::now() >= next_export {
+            next_export = Instant::now() + config.scheduled_delay;
+        }
+        let outcome = |then: &dyn Fn() -> Result<(), ExportError>| match &result {
+            Ok(()) => then(),
+            Err(e) => Err(ExportError::failed(e.to_string())),
+        };
+        for request in requests {
+            match request {
+                Request::Flush(reply) => {
+                    let _ = reply.send(outcome(&|| inner.exporter.force_flush()));
+                }
+                Request::Shutdown(reply) => {
+                    let _ = reply.send(outcome(&|| inner.exporter.shutdown()));
+                }
+            }
+        }
+        if shutting_down {
+            return;
+        }
+    }
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        self.shut_down.store(true, Ordering::Release);
+    }
+}

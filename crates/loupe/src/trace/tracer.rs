@@ -1,0 +1,444 @@
+//! Tracer providers (one pipeline), tracers (one per scope) and the span builder.
+
+use super::context::Context;
+use super::ids::{SpanContext, SpanId, TraceFlags, TraceId};
+use super::limits::SpanLimits;
+use super::processor::SpanProcessor;
+use super::sampler::{ParentBasedSampler, AlwaysOnSampler, Sampler, SamplingDecision, SamplingParams};
+use super::span::{limited_attributes, Link, Recording, Span, SpanData, SpanKind, Status};
+use crate::common::attribute::{Key, KeyValue, Value};
+use crate::common::error::{ConfigError, ExportError};
+use crate::common::resource::Resource;
+use crate::common::scope::InstrumentationScope;
+use std::borrow::Cow;
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, OnceLock, Weak};
+use std::time::{Duration, SystemTime};
+
+/// Identifies a provider without holding a reference to it, so spans stay cheap to move
+/// between threads.
+pub(crate) type ProviderId = u64;
+
+pub(crate) struct TracerShared {
+    id: ProviderId,
+    resource: Arc<Resource>,
+    sampler: Box<dyn Sampler>,
+    limits: SpanLimits,
+    processors: Vec<Box<dyn SpanProcessor>>,
+    is_shutdown: AtomicBool,
+}
+
+impl TracerShared {
+    pub(crate) fn on_end(&self, data: SpanData) {
+        if self.is_shutdown.load(Ordering::Relaxed) {
+            return;
+        }
+        match self.processors.as_slice() {
+            [] => {}
+            [only] => only.on_end(data),
+            [rest @ .., last] => {
+                for p in rest {
+                    p.on_end(data.clone());
+                }
+                last.on_end(data);
+            }
+        }
+    }
+
+    fn force_flush(&self, timeout: Duration) -> Result<(), ExportError> {
+        let deadline = std::time::Instant::now() + timeout;
+        let mut result = Ok(());
+        for p in &self.processors {
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            if let Err(e) = p.force_flush(left) {
+                result = Err(e);
+            }
+        }
+        result
+    }
+
+    fn shutdown(&self, timeout: Duration) -> Result<(), ExportError> {
+        if self.is_shutdown.swap(true, Ordering::AcqRel) {
+            return Err(ExportError::Shutdown);
+        }
+        let deadline = std::time::Instant::now() + timeout;
+        let mut result = Ok(());
+        for p in &self.processors {
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            if let Err(e) = p.shutdown(left) {
+                result = Err(e);
+            }
+        }
+        result
+    }
+}
+
+fn registry() -> &'static Mutex<HashMap<ProviderId, Weak<TracerShared>>> {
+    static REGISTRY: OnceLock<Mutex<HashMap<ProviderId, Weak<TracerShared>>>> = OnceLock::new();
+    REGISTRY.get_or_init(Default::default)
+}
+
+thread_local! {
+    // Each thread keeps its own strong references to the providers it ends spans for, so
+    // ending a span never touches a reference count shared with other threads.
+    static PROVIDERS: RefCell<Vec<(ProviderId, Arc<TracerShared>)>> = const { RefCell::new(Vec::new()) };
+}
+
+fn lookup_global(id: ProviderId) -> Option<Arc<TracerShared>> {
+    registry().lock().unwrap_or_else(|p| p.into_inner()).get(&id).and_then(Weak::upgrade)
+}
+
+/// Runs `f` with the provider `id`, if it still exists.
+///
+/// The per-thread cache is borrowed, not cloned: cloning the `Arc` would bump a reference
+/// count that every recording thread shares.
+pub(crate) fn with_provider(id: ProviderId, f: impl FnOnce(&TracerShared)) {
+    let mut f = Some(f);
+    let _ = PROVIDERS.try_with(|cache| {
+        if let Ok(cached) = cache.try_borrow() {
+            if let Some((_, shared)) = cached.iter().find(|(pid, _)| *pid == id) {
+                if let Some(f) = f.take() {
+                    f(shared);
+                }
+                return;
+            }
+        }
+        if let Some(shared) = lookup_global(id) {
+            if let Ok(mut cached) = cache.try_borrow_mut() {
+                // Forget providers that were shut down, so the cache stays small.
+                cached.retain(|(_, s)| !s.is_shutdown.load(Ordering::Relaxed));
+                cached.push((id, Arc::clone(&shared)));
+            }
+            if let Some(f) = f.take() {
+                f(&shared);
+            }
+        }
+    });
+    // Thread teardown: the cache is gone, take the slow path.
+    if let Some(f) = f {
+        if let Some(shared) = lookup_global(id) {
+            f(&shared);
+        }
+    }
+}
+
+/// Owns a tracing pipeline. Cloning shares it; dropping the last clone shuts it down
+/// (flushing within five seconds).
+#[derive(Clone)]
+pub struct TracerProvider {
+    owner: Arc<ProviderOwner>,
+}
+
+struct ProviderOwner {
+    shared: Arc<TracerShared>,
+}
+
+impl Drop for ProviderOwner {
+    fn drop(&mut self) {
+        let _ = self.shared.shutdown(Duration::from_secs(5));
+        registry().lock().unwrap_or_else(|p| p.into_inner()).remove(&self.shared.id);
+    }
+}
+
+impl std::fmt::Debug for TracerProvider {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TracerProvider")
+            .field("resource", &self.owner.shared.resource)
+            .field("sampler", &self.owner.shared.sampler)
+            .field("processors", &self.owner.shared.processors.len())
+            .finish()
+    }
+}
+
+impl TracerProvider {
+    /// Starts configuring a provider.
+    pub fn builder() -> TracerProviderBuilder {
+        TracerProviderBuilder::default()
+    }
+
+    /// A tracer for an instrumentation scope (a crate, module or component name).
+    pub fn tracer(&self, scope: impl Into<InstrumentationScope>) -> Tracer {
+        Tracer { shared: Arc::clone(&self.owner.shared), scope: scope.into().intern() }
+    }
+
+    /// The provider's resource.
+    pub fn resource(&self) -> &Resource {
+        &self.owner.shared.resource
+    }
+
+    /// Exports everything ended so far, waiting at most `timeout`.
+    pub fn force_flush(&self, timeout: Duration) -> Result<(), ExportError> {
+        self.owner.shared.force_flush(timeout)
+    }
+
+    /// Flushes and stops every processor, waiting at most `timeout` in total. Spans ended
+    /// afterwards are discarded. A second call returns [`ExportError::Shutdown`].
+    pub fn shutdown(&self, timeout: Duration) -> Result<(), ExportError> {
+        self.owner.shared.shutdown(timeout)
+    }
+}
+
+/// Configures a [`TracerProvider`].
+#[must_use]
+pub struct TracerProviderBuilder {
+    resource: Resource,
+    sampler: Box<dyn Sampler>,
+    limits: SpanLimits,
+    processors: Vec<Box<dyn SpanProcessor>>,
+}
+
+impl Default for TracerProviderBuilder {
+    fn default() -> Self {
+        TracerProviderBuilder {
+            resource: Resource::default(),
+            sampler: Box::new(ParentBasedSampler::new(AlwaysOnSampler)),
+            limits: SpanLimits::default(),
+            processors: Vec::new(),
+        }
+    }
+}
+
+impl TracerProviderBuilder {
+    /// The resource spans are attached to; default [`Resource::default`].
+    pub fn with_resource(mut self, resource: Resource) -> Self {
+        self.resource = resource;
+        self
+    }
+
+    /// The sampler; default parent-based, always-on for roots.
+    pub fn with_sampler(mut self, sampler: impl Sampler) -> Self {
+        self.sampler = Box::new(sampler);
+        self
+    }
+
+    /// The span limits; default [`SpanLimits::default`]. Checked by [`build`](Self::build).
+    pub fn with_span_limits(mut self, limits: SpanLimits) -> Self {
+        self.limits = limits;
+        self
+    }
+
+    /// Adds a processor; processors see spans in the order they were added.
+    pub fn with_span_processor(mut self, processor: impl SpanProcessor) -> Self {
+        self.processors.push(Box::new(processor));
+        self
+    }
+
+    /// Builds the provider, or names the invalid setting.
+    pub fn build(self) -> Result<TracerProvider, ConfigError> {
+        self.limits.validate()?;
+        static NEXT_ID: AtomicU64 = AtomicU64::new(1);
+        let resource = Arc::new(self.resource);
+        for p in &self.processors {
+            p.set_resource(&resource);
+        }
+        let shared = Arc::new(TracerShared {
+            id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
+            resource,
+            sampler: self.sampler,
+            limits: self.limits,
+            processors: self.processors,
+            is_shutdown: AtomicBool::new(false),
+        });
+        registry().lock().unwrap_or_else(|p| p.into_inner()).insert(shared.id, Arc::downgrade(&shared));
+        Ok(TracerProvider { owner: Arc::new(ProviderOwner { shared }) })
+    }
+}
+
+/// Creates spans for one instrumentation scope. Cheap to clone.
+#[derive(Clone)]
+pub struct Tracer {
+    shared: Arc<TracerShared>,
+    scope: &'static InstrumentationScope,
+}
+
+impl std::fmt::Debug for Tracer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Tracer").field("scope", &self.scope).finish()
+    }
+}
+
+impl Tracer {
+    /// The tracer's instrumentation scope.
+    pub fn scope(&self) -> &'static InstrumentationScope {
+        self.scope
+    }
+
+    /// Starts building a span.
+    pub fn span_builder(&self, name: impl Into<Cow<'static, str>>) -> SpanBuilder<'_> {
+        SpanBuilder {
+            tracer: self,
+            name: name.into(),
+            kind: SpanKind::Internal,
+            attributes: Vec::new(),
+            links: Vec::new(),
+            parent: Parent::Current,
+            start_time: None,
+        }
+    }
+
+    /// Starts a span named `name`, child of the current span.
+    pub fn start(&self, name: impl Into<Cow<'static, str>>) -> Span {
+        self.span_builder(name).start()
+    }
+
+    /// Runs `f` inside a new span that is current for its duration, then ends it.
+    pub fn in_span<T>(&self, name: impl Into<Cow<'static, str>>, f: impl FnOnce(&mut Span) -> T) -> T {
+        let mut span = self.start(name);
+        let _guard = span.enter();
+        f(&mut span)
+    }
+}
+
+enum Parent {
+    Current,
+    Root,
+    Explicit(SpanContext),
+}
+
+/// Describes a span before it starts. Created by [`Tracer::span_builder`].
+#[must_use = "a span builder does nothing until `start` is called"]
+pub struct SpanBuilder<'a> {
+    tracer: &'a Tracer,
+    name: Cow<'static, str>,
+    kind: SpanKind,
+    attributes: Vec<KeyValue>,
+    links: Vec<Link>,
+    parent: Parent,
+    start_time: Option<SystemTime>,
+}
+
+impl SpanBuilder<'_> {
+    /// The span kind; default [`SpanKind::Internal`].
+    pub fn with_kind(mut self, kind: SpanKind) -> Self {
+        self.kind = kind;
+        self
+    }
+
+    /// Adds an attribute (samplers see it).
+    pub fn with_attribute(mut self, key: impl Into<Key>, value: impl Into<Value>) -> Self {
+        self.attributes.push(KeyValue::new(key, value));
+        self
+    }
+
+    /// Adds attributes (samplers see them).
+    pub fn with_attributes(mut self, attributes: impl IntoIterator<Item = KeyValue>) -> Self {
+        self.attributes.extend(attributes);
+        self
+    }
+
+    /// Adds links to other spans.
+    pub fn with_links(mut self, links: impl IntoIterator<Item = Link>) -> Self {
+        self.links.extend(links);
+        self
+    }
+
+    /// Makes the span a child of `parent` (a local span's context or a remote one) instead
+    /// of the current span. An invalid context makes it a root.
+    pub fn with_parent(mut self, parent: SpanContext) -> Self {
+        self.parent = Parent::Explicit(parent);
+        self
+    }
+
+    /// Makes the span a child of the span in `cx`, or a root if `cx` has none.
+    pub fn with_parent_context(mut self, cx: &Context) -> Self {
+        self.parent = match cx.span_context() {
+            Some(sc) => Parent::Explicit(sc.clone()),
+            None => Parent::Root,
+        };
+        self
+    }
+
+    /// Starts a new trace even if a span is current.
+    pub fn as_root(mut self) -> Self {
+        self.parent = Parent::Root;
+        self
+    }
+
+    /// The start time; default now.
+    pub fn with_start_time(mut self, time: SystemTime) -> Self {
+        self.start_time = Some(time);
+        self
+    }
+
+    /// Starts the span.
+    pub fn start(self) -> Span {
+        let shared = &self.tracer.shared;
+        let parent = match self.parent {
+            Parent::Current => Context::current_span_context(),
+            Parent::Root => None,
+            Parent::Explicit(sc) => Some(sc),
+        }
+        .filter(SpanContext::is_valid);
+        let trace_id = parent.as_ref().map_or_else(TraceId::random, SpanContext::trace_id);
+        let result = shared.sampler.should_sample(&SamplingParams {
+            parent: parent.as_ref(),
+            trace_id,
+            name: &self.name,
+            kind: self.kind,
+            attributes: &self.attributes,
+            links: &self.links,
+        });
+        let flags = match &parent {
+            Some(p) => p.trace_flags(),
+            // Loupe's trace ids are fully random: say so (W3C Trace Context level 2).
+            None => TraceFlags::RANDOM,
+        }
+        .with_sampled(result.decision == SamplingDecision::RecordAndSample);
+        let state = result
+            .trace_state
+            .or_else(|| parent.as_ref().map(|p| p.trace_state().clone()))
+            .unwrap_or_default();
+        let context = SpanContext::new(trace_id, SpanId::random(), flags, false, state);
+        if result.decision == SamplingDecision::Drop || shared.is_shutdown.load(Ordering::Relaxed) {
+            return Span::new(context, None);
+        }
+
+        let limits = shared.limits;
+        let mut attributes = self.attributes;
+        attributes.extend(result.attributes);
+        let (attributes, dropped_attributes_count) = limited_attributes(
+            attributes,
+            limits.max_attributes_per_span as usize,
+            limits.max_attribute_value_length,
+        );
+        let max_links = limits.max_links_per_span as usize;
+        let dropped_links_count = self.links.len().saturating_sub(max_links) as u32;
+        let links = self
+            .links
+            .into_iter()
+            .take(max_links)
+            .map(|l| {
+                let (attributes, dropped) = limited_attributes(
+                    l.attributes,
+                    limits.max_attributes_per_link as usize,
+                    limits.max_attribute_value_length,
+                );
+                Link { span_context: l.span_context, attributes, dropped_attributes_count: l.dropped_attributes_count + dropped }
+            })
+            .collect();
+        let start_time = self.start_time.unwrap_or_else(SystemTime::now);
+        let mut data = SpanData {
+            span_context: context.clone(),
+            parent_span_id: parent.as_ref().map_or(SpanId::INVALID, SpanContext::span_id),
+            parent_is_remote: parent.as_ref().is_some_and(SpanContext::is_remote),
+            name: self.name,
+            kind: self.kind,
+            start_time,
+            end_time: start_time,
+            attributes,
+            dropped_attributes_count,
+            events: Vec::new(),
+            dropped_events_count: 0,
+            links,
+            dropped_links_count,
+            status: Status::Unset,
+            scope: self.tracer.scope,
+        };
+        for p in &shared.processors {
+            p.on_start(&mut data, parent.as_ref());
+        }
+        Span::new(context, Some(Box::new(Recording { data, limits, provider: shared.id })))
+    }
+}
