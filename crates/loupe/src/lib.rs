@@ -83,6 +83,11 @@ pub use common::error::{ConfigError, ExportError};
 pub use common::resource::Resource;
 pub use common::scope::InstrumentationScope;
 pub use facade::{
-    attributes, BoxedSpan, CoreTelemetry, MockTelemetry, NoopTelemetry, SpanGuard, SpanStatus, Telemetry,
-    TelemetryContext, TelemetryExt, TraceContext,
+    attributes, BoxedSpan, CoreTelemetry, MockTelemetry, NoopTelemetry, SpanGuard, SpanStatus,
+    Telemetry, TelemetryContext, TelemetryExt, TraceContext,
 };
+
+// Compile and run the README's examples as doc tests, so the quick start cannot rot.
+#[doc = include_str!("../../../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;

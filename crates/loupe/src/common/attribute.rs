@@ -26,7 +26,10 @@ impl Key {
 
     /// Builds a [`KeyValue`] from this key.
     pub fn value(self, value: impl Into<Value>) -> KeyValue {
-        KeyValue { key: self, value: value.into() }
+        KeyValue {
+            key: self,
+            value: value.into(),
+        }
     }
 }
 
@@ -231,7 +234,10 @@ pub struct KeyValue {
 impl KeyValue {
     /// Creates an attribute; `KeyValue::new("http.method", "GET")`.
     pub fn new(key: impl Into<Key>, value: impl Into<Value>) -> Self {
-        KeyValue { key: key.into(), value: value.into() }
+        KeyValue {
+            key: key.into(),
+            value: value.into(),
+        }
     }
 }
 
@@ -279,7 +285,10 @@ mod tests {
             KeyValue::new("b", 2i64),
         ];
         normalize(&mut attrs);
-        assert_eq!(attrs, vec![KeyValue::new("a", "x"), KeyValue::new("b", 2i64)]);
+        assert_eq!(
+            attrs,
+            vec![KeyValue::new("a", "x"), KeyValue::new("b", 2i64)]
+        );
     }
 
     #[test]

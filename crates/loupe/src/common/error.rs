@@ -19,7 +19,11 @@ pub struct ConfigError {
 
 impl ConfigError {
     pub(crate) fn new(field: &'static str, value: impl ToString, allowed: &'static str) -> Self {
-        ConfigError { field, value: value.to_string(), allowed }
+        ConfigError {
+            field,
+            value: value.to_string(),
+            allowed,
+        }
     }
 }
 
@@ -46,7 +50,10 @@ pub enum ExportError {
 impl ExportError {
     /// An export failure with a message and no underlying error.
     pub fn failed(message: impl Into<String>) -> Self {
-        ExportError::Failed { message: message.into(), source: None }
+        ExportError::Failed {
+            message: message.into(),
+            source: None,
+        }
     }
 
     /// An export failure wrapping an underlying error.
@@ -54,6 +61,9 @@ impl ExportError {
         message: impl Into<String>,
         source: impl std::error::Error + Send + Sync + 'static,
     ) -> Self {
-        ExportError::Failed { message: message.into(), source: Some(Box::new(source)) }
+        ExportError::Failed {
+            message: message.into(),
+            source: Some(Box::new(source)),
+        }
     }
 }

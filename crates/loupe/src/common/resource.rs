@@ -24,17 +24,25 @@ impl Resource {
     pub fn new(attributes: impl IntoIterator<Item = KeyValue>) -> Self {
         let mut attributes: Vec<KeyValue> = attributes.into_iter().collect();
         normalize(&mut attributes);
-        Resource { attributes, schema_url: None }
+        Resource {
+            attributes,
+            schema_url: None,
+        }
     }
 
     /// An empty resource.
     pub fn empty() -> Self {
-        Resource { attributes: Vec::new(), schema_url: None }
+        Resource {
+            attributes: Vec::new(),
+            schema_url: None,
+        }
     }
 
     /// Starts from the SDK defaults (see [`Resource::default`]).
     pub fn builder() -> ResourceBuilder {
-        ResourceBuilder { resource: Resource::default() }
+        ResourceBuilder {
+            resource: Resource::default(),
+        }
     }
 
     /// The attributes, sorted by key.
@@ -139,7 +147,10 @@ mod tests {
 
     #[test]
     fn builder_overrides_defaults() {
-        let r = Resource::builder().with_service_name("checkout").with_service_version("1.2").build();
+        let r = Resource::builder()
+            .with_service_name("checkout")
+            .with_service_version("1.2")
+            .build();
         assert_eq!(r.get("service.name"), Some(&Value::from("checkout")));
         assert_eq!(r.get("service.version"), Some(&Value::from("1.2")));
     }

@@ -20,7 +20,10 @@ pub struct InstrumentationScope {
 impl InstrumentationScope {
     /// A scope with a name only.
     pub fn new(name: impl Into<String>) -> Self {
-        InstrumentationScope { name: name.into(), ..Default::default() }
+        InstrumentationScope {
+            name: name.into(),
+            ..Default::default()
+        }
     }
 
     /// Sets the version.
@@ -50,8 +53,9 @@ impl InstrumentationScope {
     /// shared reference count (which would make threads contend). A process creates a
     /// handful of scopes, each interned once.
     pub(crate) fn intern(self) -> &'static InstrumentationScope {
-        static SCOPES: OnceLock<Mutex<HashMap<InstrumentationScope, &'static InstrumentationScope>>> =
-            OnceLock::new();
+        static SCOPES: OnceLock<
+            Mutex<HashMap<InstrumentationScope, &'static InstrumentationScope>>,
+        > = OnceLock::new();
         let mut scopes = SCOPES
             .get_or_init(Default::default)
             .lock()

@@ -19,7 +19,12 @@ impl InMemorySpanExporter {
 
     /// The first exported span with this name.
     pub fn span(&self, name: &str) -> Option<SpanData> {
-        self.spans.lock().unwrap_or_else(|p| p.into_inner()).iter().find(|s| s.name == name).cloned()
+        self.spans
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .iter()
+            .find(|s| s.name == name)
+            .cloned()
     }
 
     /// Forgets everything exported so far.
@@ -30,7 +35,10 @@ impl InMemorySpanExporter {
 
 impl SpanExporter for InMemorySpanExporter {
     fn export(&self, batch: SpanBatch<'_>) -> Result<(), ExportError> {
-        self.spans.lock().unwrap_or_else(|p| p.into_inner()).extend_from_slice(batch.spans);
+        self.spans
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .extend_from_slice(batch.spans);
         Ok(())
     }
 }
@@ -45,28 +53,44 @@ pub struct InMemoryMetricExporter {
 impl InMemoryMetricExporter {
     /// An exporter asking for the given temporality.
     pub fn with_temporality(temporality: Temporality) -> Self {
-        InMemoryMetricExporter { exports: Arc::default(), temporality }
+        InMemoryMetricExporter {
+            exports: Arc::default(),
+            temporality,
+        }
     }
 
     /// Every collection exported so far.
     pub fn exported(&self) -> Vec<ResourceMetrics> {
-        self.exports.lock().unwrap_or_else(|p| p.into_inner()).clone()
+        self.exports
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
     }
 
     /// The most recent collection.
     pub fn latest(&self) -> Option<ResourceMetrics> {
-        self.exports.lock().unwrap_or_else(|p| p.into_inner()).last().cloned()
+        self.exports
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .last()
+            .cloned()
     }
 
     /// Forgets everything exported so far.
     pub fn reset(&self) {
-        self.exports.lock().unwrap_or_else(|p| p.into_inner()).clear();
+        self.exports
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clear();
     }
 }
 
 impl MetricExporter for InMemoryMetricExporter {
     fn export(&self, metrics: &ResourceMetrics) -> Result<(), ExportError> {
-        self.exports.lock().unwrap_or_else(|p| p.into_inner()).push(metrics.clone());
+        self.exports
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(metrics.clone());
         Ok(())
     }
 

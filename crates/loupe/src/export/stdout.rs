@@ -29,7 +29,9 @@ pub struct StdoutExporter {
 
 impl std::fmt::Debug for StdoutExporter {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("StdoutExporter").field("format", &self.format).finish()
+        f.debug_struct("StdoutExporter")
+            .field("format", &self.format)
+            .finish()
     }
 }
 
@@ -41,7 +43,11 @@ impl StdoutExporter {
 
     /// Writes in `format` to `writer` (a file, a buffer in tests).
     pub fn with_writer(format: StdoutFormat, writer: impl Write + Send + 'static) -> Self {
-        StdoutExporter { format, out: Mutex::new(Box::new(writer)), temporality: Temporality::Cumulative }
+        StdoutExporter {
+            format,
+            out: Mutex::new(Box::new(writer)),
+            temporality: Temporality::Cumulative,
+        }
     }
 
     /// Asks for delta metrics instead of cumulative.
@@ -55,12 +61,16 @@ impl StdoutExporter {
         let mut out = self.out.lock().unwrap_or_else(|p| p.into_inner());
         out.write_all(text.as_bytes())
             .and_then(|_| out.flush())
-            .map_err(|e| ExportError::from_source("writing to the stdout exporter's output failed", e))
+            .map_err(|e| {
+                ExportError::from_source("writing to the stdout exporter's output failed", e)
+            })
     }
 }
 
 fn unix_nanos(t: SystemTime) -> u128 {
-    t.duration_since(UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0)
+    t.duration_since(UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or(0)
 }
 
 fn json_value(v: &Value) -> Json {
@@ -77,7 +87,12 @@ fn json_value(v: &Value) -> Json {
 }
 
 fn json_attrs(attrs: &[KeyValue]) -> Json {
-    Json::Object(attrs.iter().map(|kv| (kv.key.to_string(), json_value(&kv.value))).collect::<Map<_, _>>())
+    Json::Object(
+        attrs
+            .iter()
+            .map(|kv| (kv.key.to_string(), json_value(&kv.value)))
+            .collect::<Map<_, _>>(),
+    )
 }
 
 fn kind_name(kind: SpanKind) -> &'static str {
@@ -97,7 +112,10 @@ pub(crate) fn span_json(span: &SpanData, resource: &crate::Resource) -> Json {
         Status::Ok => ("ok", None),
         Status::Error { description } => ("error", Some(description.to_string())),
     };
-    let parent = span.parent_span_id.is_valid().then(|| span.parent_span_id.to_string());
+    let parent = span
+        .parent_span_id
+        .is_valid()
+        .then(|| span.parent_span_id.to_string());
     json!({
         "type": "span",
         "resource": json_attrs(resource.attributes()),
@@ -139,17 +157,28 @@ fn number_json(v: NumberValue) -> Json {
 }
 
 fn render_attrs(attrs: &[KeyValue]) -> String {
-    attrs.iter().map(|kv| format!("{}={}", kv.key, kv.value)).collect::<Vec<_>>().join(" ")
+    attrs
+        .iter()
+        .map(|kv| format!("{}={}", kv.key, kv.value))
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 fn pretty_span(span: &SpanData) -> String {
-    let duration = span.end_time.duration_since(span.start_time).unwrap_or_default();
+    let duration = span
+        .end_time
+        .duration_since(span.start_time)
+        .unwrap_or_default();
     let status = match &span.status {
         Status::Unset => String::new(),
         Status::Ok => " status=ok".into(),
         Status::Error { description } => format!(" status=error({description})"),
     };
-    let parent = if span.parent_span_id.is_valid() { format!(" parent={}", span.parent_span_id) } else { String::new() };
+    let parent = if span.parent_span_id.is_valid() {
+        format!(" parent={}", span.parent_span_id)
+    } else {
+        String::new()
+    };
     let mut text = format!(
         "span {} [{}] {:?} trace={} span={}{}{}\n",
         span.name,
@@ -161,11 +190,22 @@ fn pretty_span(span: &SpanData) -> String {
         status
     );
     if !span.attributes.is_empty() {
-        text.push_str(&format!("    attributes: {}\n", render_attrs(&span.attributes)));
+        text.push_str(&format!(
+            "    attributes: {}\n",
+            render_attrs(&span.attributes)
+        ));
     }
     for event in &span.events {
-        let at = event.timestamp.duration_since(span.start_time).unwrap_or_default();
-        text.push_str(&format!("    event +{:?} {} {}\n", at, event.name, render_attrs(&event.attributes)));
+        let at = event
+            .timestamp
+            .duration_since(span.start_time)
+            .unwrap_or_default();
+        text.push_str(&format!(
+            "    event +{:?} {} {}\n",
+            at,
+            event.name,
+            render_attrs(&event.attributes)
+        ));
     }
     text
 }
@@ -208,7 +248,11 @@ pub(crate) fn metric_lines(metrics: &ResourceMetrics) -> Vec<Json> {
             lines.push(line);
         };
         match &metric.data {
-            MetricData::Sum { points, temporality, is_monotonic } => {
+            MetricData::Sum {
+                points,
+                temporality,
+                is_monotonic,
+            } => {
                 for p in points {
                     push(
                         base("sum", &p.attributes, p.time),
@@ -218,10 +262,16 @@ pub(crate) fn metric_lines(metrics: &ResourceMetrics) -> Vec<Json> {
             }
             MetricData::Gauge { points } => {
                 for p in points {
-                    push(base("gauge", &p.attributes, p.time), json!({"value": number_json(p.value)}));
+                    push(
+                        base("gauge", &p.attributes, p.time),
+                        json!({"value": number_json(p.value)}),
+                    );
                 }
             }
-            MetricData::Histogram { points, temporality } => {
+            MetricData::Histogram {
+                points,
+                temporality,
+            } => {
                 for p in points {
                     push(
                         base("histogram", &p.attributes, p.time),
@@ -230,7 +280,10 @@ pub(crate) fn metric_lines(metrics: &ResourceMetrics) -> Vec<Json> {
                     );
                 }
             }
-            MetricData::ExponentialHistogram { points, temporality } => {
+            MetricData::ExponentialHistogram {
+                points,
+                temporality,
+            } => {
                 for p in points {
                     push(
                         base("exponential_histogram", &p.attributes, p.time),
@@ -252,12 +305,24 @@ fn pretty_metrics(metrics: &ResourceMetrics) -> String {
         let attrs = get("attributes");
         let attrs = attrs
             .as_object()
-            .map(|m| m.iter().map(|(k, v)| format!("{k}={}", v.as_str().map_or_else(|| v.to_string(), str::to_owned))).collect::<Vec<_>>().join(","))
+            .map(|m| {
+                m.iter()
+                    .map(|(k, v)| {
+                        format!(
+                            "{k}={}",
+                            v.as_str().map_or_else(|| v.to_string(), str::to_owned)
+                        )
+                    })
+                    .collect::<Vec<_>>()
+                    .join(",")
+            })
             .unwrap_or_default();
         let name = get("name");
         let name = name.as_str().unwrap_or_default();
         let value = match get("kind").as_str() {
-            Some("histogram") | Some("exponential_histogram") => format!("count={} sum={}", get("count"), get("sum")),
+            Some("histogram") | Some("exponential_histogram") => {
+                format!("count={} sum={}", get("count"), get("sum"))
+            }
             _ => get("value").to_string(),
         };
         text.push_str(&format!("metric {name}{{{attrs}}} {value}\n"));
@@ -270,7 +335,10 @@ impl MetricExporter for StdoutExporter {
         match self.format {
             StdoutFormat::Pretty => self.write(&pretty_metrics(metrics)),
             StdoutFormat::JsonLines => {
-                let text: String = metric_lines(metrics).into_iter().map(|l| l.to_string() + "\n").collect();
+                let text: String = metric_lines(metrics)
+                    .into_iter()
+                    .map(|l| l.to_string() + "\n")
+                    .collect();
                 self.write(&text)
             }
         }

@@ -4,7 +4,10 @@ use std::collections::HashMap;
 
 /// A map from key/value pairs.
 pub fn with_values<K: ToString, V: ToString>(pairs: &[(K, V)]) -> HashMap<String, String> {
-    pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+    pairs
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
 }
 
 /// A map with one pair.
@@ -13,7 +16,10 @@ pub fn with_value<K: ToString, V: ToString>(key: K, value: V) -> HashMap<String,
 }
 
 /// `base` with `additional` added; `additional` wins on conflicts.
-pub fn merge(mut base: HashMap<String, String>, additional: HashMap<String, String>) -> HashMap<String, String> {
+pub fn merge(
+    mut base: HashMap<String, String>,
+    additional: HashMap<String, String>,
+) -> HashMap<String, String> {
     base.extend(additional);
     base
 }

@@ -26,14 +26,19 @@ pub struct TelemetryContext {
 
 impl std::fmt::Debug for TelemetryContext {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("TelemetryContext").field("message_context", &self.message_context()).finish()
+        f.debug_struct("TelemetryContext")
+            .field("message_context", &self.message_context())
+            .finish()
     }
 }
 
 impl TelemetryContext {
     /// Wraps a telemetry implementation.
     pub fn new(telemetry: Arc<dyn Telemetry>) -> Self {
-        TelemetryContext { telemetry, message_context: Mutex::new(None) }
+        TelemetryContext {
+            telemetry,
+            message_context: Mutex::new(None),
+        }
     }
 
     /// The wrapped implementation.
@@ -43,31 +48,48 @@ impl TelemetryContext {
 
     /// Sets the message being processed.
     pub fn set_current_message_context(&self, topic: String, message_id: Uuid) {
-        *self.message_context.lock().unwrap_or_else(|p| p.into_inner()) = Some(MessageContext { topic, message_id });
+        *self
+            .message_context
+            .lock()
+            .unwrap_or_else(|p| p.into_inner()) = Some(MessageContext { topic, message_id });
     }
 
     /// Clears the message context.
     pub fn clear_current_message_context(&self) {
-        *self.message_context.lock().unwrap_or_else(|p| p.into_inner()) = None;
+        *self
+            .message_context
+            .lock()
+            .unwrap_or_else(|p| p.into_inner()) = None;
     }
 
     /// The message being processed, if set.
     pub fn message_context(&self) -> Option<MessageContext> {
-        self.message_context.lock().unwrap_or_else(|p| p.into_inner()).clone()
+        self.message_context
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
     }
 
     fn enrich(&self, attributes: Option<HashMap<String, String>>) -> HashMap<String, String> {
         let mut attrs = attributes.unwrap_or_default();
         if let Some(ctx) = self.message_context() {
             attrs.insert(super::attributes::keys::MESSAGE_TOPIC.into(), ctx.topic);
-            attrs.insert(super::attributes::keys::MESSAGE_ID.into(), ctx.message_id.to_string());
+            attrs.insert(
+                super::attributes::keys::MESSAGE_ID.into(),
+                ctx.message_id.to_string(),
+            );
         }
         attrs
     }
 
     /// Starts a span carrying the message context.
-    pub fn create_span(&self, name: &str, attributes: Option<HashMap<String, String>>) -> Option<BoxedSpan> {
-        self.telemetry.create_span(name, Some(self.enrich(attributes)))
+    pub fn create_span(
+        &self,
+        name: &str,
+        attributes: Option<HashMap<String, String>>,
+    ) -> Option<BoxedSpan> {
+        self.telemetry
+            .create_span(name, Some(self.enrich(attributes)))
     }
 
     /// Starts a child of `parent` carrying the message context.
@@ -77,21 +99,37 @@ impl TelemetryContext {
         attributes: Option<HashMap<String, String>>,
         parent: Option<&BoxedSpan>,
     ) -> Option<BoxedSpan> {
-        self.telemetry.create_span_with_parent(name, Some(self.enrich(attributes)), parent)
+        self.telemetry
+            .create_span_with_parent(name, Some(self.enrich(attributes)), parent)
     }
 
     /// Adds to a counter.
-    pub fn record_counter(&self, name: &str, value: u64, attributes: Option<HashMap<String, String>>) {
+    pub fn record_counter(
+        &self,
+        name: &str,
+        value: u64,
+        attributes: Option<HashMap<String, String>>,
+    ) {
         self.telemetry.record_counter(name, value, attributes);
     }
 
     /// Sets a gauge.
-    pub fn record_gauge(&self, name: &str, value: f64, attributes: Option<HashMap<String, String>>) {
+    pub fn record_gauge(
+        &self,
+        name: &str,
+        value: f64,
+        attributes: Option<HashMap<String, String>>,
+    ) {
         self.telemetry.record_gauge(name, value, attributes);
     }
 
     /// Records a histogram measurement.
-    pub fn record_histogram(&self, name: &str, value: f64, attributes: Option<HashMap<String, String>>) {
+    pub fn record_histogram(
+        &self,
+        name: &str,
+        value: f64,
+        attributes: Option<HashMap<String, String>>,
+    ) {
         self.telemetry.record_histogram(name, value, attributes);
     }
 

@@ -24,7 +24,10 @@ pub struct CoreTelemetry {
 
 impl std::fmt::Debug for CoreTelemetry {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("CoreTelemetry").field("tracer", &self.tracer).field("meter", &self.meter).finish()
+        f.debug_struct("CoreTelemetry")
+            .field("tracer", &self.tracer)
+            .field("meter", &self.meter)
+            .finish()
     }
 }
 
@@ -36,7 +39,11 @@ impl CoreTelemetry {
 
     /// A facade whose spans and metrics carry the given instrumentation scope
     /// (the seed uses `echo-core`).
-    pub fn with_scope(tracer_provider: &TracerProvider, meter_provider: &MeterProvider, scope: &str) -> Self {
+    pub fn with_scope(
+        tracer_provider: &TracerProvider,
+        meter_provider: &MeterProvider,
+        scope: &str,
+    ) -> Self {
         CoreTelemetry {
             tracer: tracer_provider.tracer(scope),
             meter: meter_provider.meter(scope),
@@ -56,15 +63,30 @@ impl CoreTelemetry {
         &self.meter
     }
 
-    fn start(&self, name: &str, attributes: Option<HashMap<String, String>>, parent: Option<SpanContext>) -> BoxedSpan {
+    fn start(
+        &self,
+        name: &str,
+        attributes: Option<HashMap<String, String>>,
+        parent: Option<SpanContext>,
+    ) -> BoxedSpan {
         let attrs = attributes.unwrap_or_default();
-        let mut builder = self.tracer.span_builder(name.to_owned()).with_attributes(to_key_values(Some(attrs.clone())));
+        let mut builder = self
+            .tracer
+            .span_builder(name.to_owned())
+            .with_attributes(to_key_values(Some(attrs.clone())));
         if let Some(parent) = parent {
             builder = builder.with_parent(parent);
         }
         let span = builder.start();
         let context = span.span_context().clone();
-        BoxedSpan::new(CoreSpan { span: Mutex::new(span), context }, name.to_owned(), attrs)
+        BoxedSpan::new(
+            CoreSpan {
+                span: Mutex::new(span),
+                context,
+            },
+            name.to_owned(),
+            attrs,
+        )
     }
 }
 
@@ -79,7 +101,10 @@ fn cached<I: Clone>(
     }
     match register() {
         Ok(instrument) => {
-            cache.write().unwrap_or_else(|p| p.into_inner()).insert(name.to_owned(), instrument.clone());
+            cache
+                .write()
+                .unwrap_or_else(|p| p.into_inner())
+                .insert(name.to_owned(), instrument.clone());
             Some(instrument)
         }
         Err(_) => {
@@ -90,7 +115,11 @@ fn cached<I: Clone>(
 }
 
 impl Telemetry for CoreTelemetry {
-    fn create_span(&self, name: &str, attributes: Option<HashMap<String, String>>) -> Option<BoxedSpan> {
+    fn create_span(
+        &self,
+        name: &str,
+        attributes: Option<HashMap<String, String>>,
+    ) -> Option<BoxedSpan> {
         Some(self.start(name, attributes, None))
     }
 
@@ -104,7 +133,9 @@ impl Telemetry for CoreTelemetry {
     }
 
     fn record_counter(&self, name: &str, value: u64, attributes: Option<HashMap<String, String>>) {
-        if let Some(c) = cached(&self.counters, name, || self.meter.u64_counter(name).build()) {
+        if let Some(c) = cached(&self.counters, name, || {
+            self.meter.u64_counter(name).build()
+        }) {
             c.add(value, &to_key_values(attributes));
         }
     }
@@ -115,8 +146,15 @@ impl Telemetry for CoreTelemetry {
         }
     }
 
-    fn record_histogram(&self, name: &str, value: f64, attributes: Option<HashMap<String, String>>) {
-        if let Some(h) = cached(&self.histograms, name, || self.meter.f64_histogram(name).build()) {
+    fn record_histogram(
+        &self,
+        name: &str,
+        value: f64,
+        attributes: Option<HashMap<String, String>>,
+    ) {
+        if let Some(h) = cached(&self.histograms, name, || {
+            self.meter.f64_histogram(name).build()
+        }) {
             h.record(value, &to_key_values(attributes));
         }
     }
@@ -130,12 +168,18 @@ impl Telemetry for CoreTelemetry {
     }
 
     fn create_trace_context(&self, span: &BoxedSpan) -> Option<TraceContext> {
-        span.span_context().filter(SpanContext::is_valid).map(|sc| TraceContext::from_span_context(&sc))
+        span.span_context()
+            .filter(SpanContext::is_valid)
+            .map(|sc| TraceContext::from_span_context(&sc))
     }
 
     fn parse_trace_context(&self, context: &TraceContext) -> Option<BoxedSpan> {
         let sc = context.to_span_context().ok()?;
-        Some(BoxedSpan::new(ContextOnlySpan(sc), String::new(), HashMap::new()))
+        Some(BoxedSpan::new(
+            ContextOnlySpan(sc),
+            String::new(),
+            HashMap::new(),
+        ))
     }
 }
 
@@ -152,11 +196,17 @@ impl Span for CoreSpan {
             SpanStatus::Ok => Status::Ok,
             SpanStatus::Error => Status::error(description.unwrap_or_default().to_owned()),
         };
-        self.span.lock().unwrap_or_else(|p| p.into_inner()).set_status(status);
+        self.span
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .set_status(status);
     }
 
     fn add_event(&self, name: &str, attributes: Option<HashMap<String, String>>) {
-        self.span.lock().unwrap_or_else(|p| p.into_inner()).add_event(name.to_owned(), to_key_values(attributes));
+        self.span
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .add_event(name.to_owned(), to_key_values(attributes));
     }
 
     fn end(&self) {
@@ -164,7 +214,10 @@ impl Span for CoreSpan {
     }
 
     fn set_attribute(&self, key: &str, value: &str) {
-        self.span.lock().unwrap_or_else(|p| p.into_inner()).set_attribute(key.to_owned(), value.to_owned());
+        self.span
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .set_attribute(key.to_owned(), value.to_owned());
     }
 
     fn span_context(&self) -> Option<SpanContext> {

@@ -46,7 +46,9 @@ pub struct MockTelemetry {
 
 impl std::fmt::Debug for MockTelemetry {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("MockTelemetry").field("spans", &self.spans().len()).finish()
+        f.debug_struct("MockTelemetry")
+            .field("spans", &self.spans().len())
+            .finish()
     }
 }
 
@@ -90,28 +92,49 @@ impl MockTelemetry {
 
     /// The first span with this name.
     pub fn span_named(&self, name: &str) -> Option<MockSpan> {
-        lock(&self.recorded.spans).iter().find(|s| s.name == name).cloned()
+        lock(&self.recorded.spans)
+            .iter()
+            .find(|s| s.name == name)
+            .cloned()
     }
 
     /// The spans whose parent is the first span named `parent`.
     pub fn children_of(&self, parent: &str) -> Vec<MockSpan> {
-        let Some(parent) = self.span_named(parent) else { return Vec::new() };
-        lock(&self.recorded.spans).iter().filter(|s| s.parent_id.as_deref() == Some(&parent.span_id)).cloned().collect()
+        let Some(parent) = self.span_named(parent) else {
+            return Vec::new();
+        };
+        lock(&self.recorded.spans)
+            .iter()
+            .filter(|s| s.parent_id.as_deref() == Some(&parent.span_id))
+            .cloned()
+            .collect()
     }
 
     /// The sum of every `record_counter` value for `name`.
     pub fn counter_total(&self, name: &str) -> u64 {
-        lock(&self.recorded.counters).iter().filter(|(n, ..)| n == name).map(|(_, v, _)| v).sum()
+        lock(&self.recorded.counters)
+            .iter()
+            .filter(|(n, ..)| n == name)
+            .map(|(_, v, _)| v)
+            .sum()
     }
 
     /// The last value recorded for gauge `name`.
     pub fn last_gauge(&self, name: &str) -> Option<f64> {
-        lock(&self.recorded.gauges).iter().rev().find(|(n, ..)| n == name).map(|(_, v, _)| *v)
+        lock(&self.recorded.gauges)
+            .iter()
+            .rev()
+            .find(|(n, ..)| n == name)
+            .map(|(_, v, _)| *v)
     }
 
     /// Every value recorded for histogram `name`.
     pub fn histogram_values(&self, name: &str) -> Vec<f64> {
-        lock(&self.recorded.histograms).iter().filter(|(n, ..)| n == name).map(|(_, v, _)| *v).collect()
+        lock(&self.recorded.histograms)
+            .iter()
+            .filter(|(n, ..)| n == name)
+            .map(|(_, v, _)| *v)
+            .collect()
     }
 
     fn push_span(&self, span: MockSpan, context: SpanContext) -> BoxedSpan {
@@ -120,12 +143,33 @@ impl MockTelemetry {
         let index = spans.len();
         spans.push(span);
         drop(spans);
-        BoxedSpan::new(MockSpanHandle { recorded: Arc::clone(&self.recorded), index, context }, name, attributes)
+        BoxedSpan::new(
+            MockSpanHandle {
+                recorded: Arc::clone(&self.recorded),
+                index,
+                context,
+            },
+            name,
+            attributes,
+        )
     }
 
-    fn start(&self, name: &str, attributes: Option<HashMap<String, String>>, parent: Option<SpanContext>) -> BoxedSpan {
-        let trace_id = parent.as_ref().map_or_else(TraceId::random, SpanContext::trace_id);
-        let context = SpanContext::new(trace_id, SpanId::random(), TraceFlags::SAMPLED, false, TraceState::NONE);
+    fn start(
+        &self,
+        name: &str,
+        attributes: Option<HashMap<String, String>>,
+        parent: Option<SpanContext>,
+    ) -> BoxedSpan {
+        let trace_id = parent
+            .as_ref()
+            .map_or_else(TraceId::random, SpanContext::trace_id);
+        let context = SpanContext::new(
+            trace_id,
+            SpanId::random(),
+            TraceFlags::SAMPLED,
+            false,
+            TraceState::NONE,
+        );
         let span = MockSpan {
             name: name.to_owned(),
             attributes: attributes.unwrap_or_default(),
@@ -141,7 +185,11 @@ impl MockTelemetry {
 }
 
 impl Telemetry for MockTelemetry {
-    fn create_span(&self, name: &str, attributes: Option<HashMap<String, String>>) -> Option<BoxedSpan> {
+    fn create_span(
+        &self,
+        name: &str,
+        attributes: Option<HashMap<String, String>>,
+    ) -> Option<BoxedSpan> {
         let parent = crate::trace::Context::map_current(|cx| cx.span_context().cloned());
         Some(self.start(name, attributes, parent))
     }
@@ -159,15 +207,28 @@ impl Telemetry for MockTelemetry {
     }
 
     fn record_counter(&self, name: &str, value: u64, attributes: Option<HashMap<String, String>>) {
-        lock(&self.recorded.counters).push((name.to_owned(), value, attributes.unwrap_or_default()));
+        lock(&self.recorded.counters).push((
+            name.to_owned(),
+            value,
+            attributes.unwrap_or_default(),
+        ));
     }
 
     fn record_gauge(&self, name: &str, value: f64, attributes: Option<HashMap<String, String>>) {
         lock(&self.recorded.gauges).push((name.to_owned(), value, attributes.unwrap_or_default()));
     }
 
-    fn record_histogram(&self, name: &str, value: f64, attributes: Option<HashMap<String, String>>) {
-        lock(&self.recorded.histograms).push((name.to_owned(), value, attributes.unwrap_or_default()));
+    fn record_histogram(
+        &self,
+        name: &str,
+        value: f64,
+        attributes: Option<HashMap<String, String>>,
+    ) {
+        lock(&self.recorded.histograms).push((
+            name.to_owned(),
+            value,
+            attributes.unwrap_or_default(),
+        ));
     }
 
     fn current_span(&self) -> Option<BoxedSpan> {
@@ -179,16 +240,22 @@ impl Telemetry for MockTelemetry {
     }
 
     fn create_trace_context(&self, span: &BoxedSpan) -> Option<TraceContext> {
-        span.span_context().map(|sc| TraceContext::from_span_context(&sc))
+        span.span_context()
+            .map(|sc| TraceContext::from_span_context(&sc))
     }
 
     /// Records a span standing for the remote parent, named after the recorded span with
     /// that id (or `remote` if unknown), so the round trip is visible in `spans()`.
     fn parse_trace_context(&self, context: &TraceContext) -> Option<BoxedSpan> {
         let sc = context.to_span_context().ok()?;
-        let known = lock(&self.recorded.spans).iter().find(|s| s.span_id == context.span_id).cloned();
+        let known = lock(&self.recorded.spans)
+            .iter()
+            .find(|s| s.span_id == context.span_id)
+            .cloned();
         let span = MockSpan {
-            name: known.as_ref().map_or_else(|| "remote".to_owned(), |s| s.name.clone()),
+            name: known
+                .as_ref()
+                .map_or_else(|| "remote".to_owned(), |s| s.name.clone()),
             attributes: known.map(|s| s.attributes).unwrap_or_default(),
             events: Vec::new(),
             status: None,
@@ -211,7 +278,10 @@ impl MockSpanHandle {
     fn update(&self, f: impl FnOnce(&mut MockSpan)) {
         // After `reset()` the slot may hold another span: only update our own.
         let id = self.context.span_id().to_string();
-        if let Some(span) = lock(&self.recorded.spans).get_mut(self.index).filter(|s| s.span_id == id) {
+        if let Some(span) = lock(&self.recorded.spans)
+            .get_mut(self.index)
+            .filter(|s| s.span_id == id)
+        {
             f(span);
         }
     }

@@ -31,7 +31,9 @@ pub use mock::{MockSpan, MockTelemetry};
 pub use noop::NoopTelemetry;
 pub use span::{BoxedSpan, Span, SpanGuard};
 
-use crate::trace::{ContextGuard, ParseError, SpanContext, SpanId, TraceFlags, TraceId, TraceState};
+use crate::trace::{
+    ContextGuard, ParseError, SpanContext, SpanId, TraceFlags, TraceId, TraceState,
+};
 use serde::{Deserialize, Serialize};
 use std::any::Any;
 use std::collections::HashMap;
@@ -88,10 +90,23 @@ impl TraceContext {
         let trace_id = TraceId::from_hex(&self.trace_id)?;
         let span_id = SpanId::from_hex(&self.span_id)?;
         if !trace_id.is_valid() || !span_id.is_valid() {
-            return Err(ParseError::Length { expected: 32, got: 0 });
+            return Err(ParseError::Length {
+                expected: 32,
+                got: 0,
+            });
         }
-        let state = self.trace_state.as_deref().and_then(|s| TraceState::from_header(s).ok()).unwrap_or_default();
-        Ok(SpanContext::new(trace_id, span_id, TraceFlags::new(self.trace_flags), true, state))
+        let state = self
+            .trace_state
+            .as_deref()
+            .and_then(|s| TraceState::from_header(s).ok())
+            .unwrap_or_default();
+        Ok(SpanContext::new(
+            trace_id,
+            span_id,
+            TraceFlags::new(self.trace_flags),
+            true,
+            state,
+        ))
     }
 }
 
@@ -114,7 +129,11 @@ impl<T: Any> AsAny for T {
 /// object-safe.
 pub trait Telemetry: AsAny + Send + Sync + 'static {
     /// Starts a span, child of the current span.
-    fn create_span(&self, name: &str, attributes: Option<HashMap<String, String>>) -> Option<BoxedSpan>;
+    fn create_span(
+        &self,
+        name: &str,
+        attributes: Option<HashMap<String, String>>,
+    ) -> Option<BoxedSpan>;
 
     /// Starts a span, child of `parent` (a local span or one from
     /// [`parse_trace_context`](Self::parse_trace_context)), or of the current span if `None`.
@@ -131,7 +150,12 @@ pub trait Telemetry: AsAny + Send + Sync + 'static {
     }
 
     /// Adds an event to a span.
-    fn add_span_event(&self, span: &BoxedSpan, name: &str, attributes: Option<HashMap<String, String>>) {
+    fn add_span_event(
+        &self,
+        span: &BoxedSpan,
+        name: &str,
+        attributes: Option<HashMap<String, String>>,
+    ) {
         span.add_event(name, attributes);
     }
 
@@ -181,5 +205,7 @@ pub trait TelemetryExt: Telemetry {
 impl<T: Telemetry + ?Sized> TelemetryExt for T {}
 
 pub(crate) fn to_key_values(attributes: Option<HashMap<String, String>>) -> Vec<crate::KeyValue> {
-    attributes.map(crate::common::attribute::from_string_map).unwrap_or_default()
+    attributes
+        .map(crate::common::attribute::from_string_map)
+        .unwrap_or_default()
 }

@@ -15,7 +15,12 @@ impl Telemetry for NoopTelemetry {
         None
     }
     #[inline]
-    fn create_span_with_parent(&self, _: &str, _: Option<HashMap<String, String>>, _: Option<&BoxedSpan>) -> Option<BoxedSpan> {
+    fn create_span_with_parent(
+        &self,
+        _: &str,
+        _: Option<HashMap<String, String>>,
+        _: Option<&BoxedSpan>,
+    ) -> Option<BoxedSpan> {
         None
     }
     #[inline]

@@ -43,7 +43,11 @@ impl std::fmt::Debug for BoxedSpan {
 impl BoxedSpan {
     /// Wraps an implementation with its name and creation attributes.
     pub fn new<S: Span>(span: S, name: String, attributes: HashMap<String, String>) -> Self {
-        BoxedSpan { inner: Arc::new(span), attributes, name }
+        BoxedSpan {
+            inner: Arc::new(span),
+            attributes,
+            name,
+        }
     }
 
     /// The span's name.
@@ -133,7 +137,12 @@ pub(crate) struct ActiveFacadeSpan(pub(crate) BoxedSpan);
 /// Makes a facade span current (shared by the implementations that track a current span).
 pub(crate) fn attach(span: &BoxedSpan) -> Option<crate::trace::ContextGuard> {
     let sc = span.span_context()?;
-    Some(crate::trace::Context::current().with_span_context(sc).with_value(ActiveFacadeSpan(span.clone())).attach())
+    Some(
+        crate::trace::Context::current()
+            .with_span_context(sc)
+            .with_value(ActiveFacadeSpan(span.clone()))
+            .attach(),
+    )
 }
 
 /// The current span as a facade handle: the facade span itself if one was entered, else a
@@ -143,7 +152,11 @@ pub(crate) fn current() -> Option<BoxedSpan> {
         let sc = cx.span_context()?;
         match cx.get::<ActiveFacadeSpan>() {
             Some(active) if active.0.span_context().as_ref() == Some(sc) => Some(active.0.clone()),
-            _ => Some(BoxedSpan::new(ContextOnlySpan(sc.clone()), String::new(), HashMap::new())),
+            _ => Some(BoxedSpan::new(
+                ContextOnlySpan(sc.clone()),
+                String::new(),
+                HashMap::new(),
+            )),
         }
     })
 }

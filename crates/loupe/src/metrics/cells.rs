@@ -49,11 +49,16 @@ impl StripedSum {
     }
 
     pub(crate) fn int_total(&self) -> u64 {
-        self.cells.iter().fold(0u64, |acc, c| acc.wrapping_add(c.load(Ordering::Relaxed)))
+        self.cells
+            .iter()
+            .fold(0u64, |acc, c| acc.wrapping_add(c.load(Ordering::Relaxed)))
     }
 
     pub(crate) fn float_total(&self) -> f64 {
-        self.cells.iter().map(|c| f64::from_bits(c.load(Ordering::Relaxed))).sum()
+        self.cells
+            .iter()
+            .map(|c| f64::from_bits(c.load(Ordering::Relaxed)))
+            .sum()
     }
 }
 
@@ -65,7 +70,10 @@ pub(crate) struct LastValue {
 
 impl LastValue {
     pub(crate) fn new() -> Self {
-        LastValue { bits: AtomicU64::new(0), has_value: AtomicBool::new(false) }
+        LastValue {
+            bits: AtomicU64::new(0),
+            has_value: AtomicBool::new(false),
+        }
     }
 
     #[inline]
@@ -75,7 +83,9 @@ impl LastValue {
     }
 
     pub(crate) fn get(&self) -> Option<u64> {
-        self.has_value.load(Ordering::Acquire).then(|| self.bits.load(Ordering::Relaxed))
+        self.has_value
+            .load(Ordering::Acquire)
+            .then(|| self.bits.load(Ordering::Relaxed))
     }
 
     pub(crate) fn clear(&self) {
@@ -94,7 +104,8 @@ struct HistShard {
 fn fetch_update_f64(cell: &AtomicU64, v: f64, keep: impl Fn(f64, f64) -> bool) {
     let mut current = cell.load(Ordering::Relaxed);
     while !keep(f64::from_bits(current), v) {
-        match cell.compare_exchange_weak(current, v.to_bits(), Ordering::Relaxed, Ordering::Relaxed) {
+        match cell.compare_exchange_weak(current, v.to_bits(), Ordering::Relaxed, Ordering::Relaxed)
+        {
             Ok(_) => return,
             Err(actual) => current = actual,
         }
@@ -129,7 +140,11 @@ impl HistogramCells {
             min: AtomicU64::new(f64::INFINITY.to_bits()),
             max: AtomicU64::new(f64::NEG_INFINITY.to_bits()),
         });
-        HistogramCells { bounds, shards, mask }
+        HistogramCells {
+            bounds,
+            shards,
+            mask,
+        }
     }
 
     #[inline]
@@ -143,7 +158,10 @@ impl HistogramCells {
         let mut sum = shard.sum.load(Ordering::Relaxed);
         loop {
             let next = (f64::from_bits(sum) + v).to_bits();
-            match shard.sum.compare_exchange_weak(sum, next, Ordering::Relaxed, Ordering::Relaxed) {
+            match shard
+                .sum
+                .compare_exchange_weak(sum, next, Ordering::Relaxed, Ordering::Relaxed)
+            {
                 Ok(_) => break,
                 Err(actual) => sum = actual,
             }
@@ -157,14 +175,23 @@ impl HistogramCells {
     }
 
     pub(crate) fn snapshot(&self) -> HistSnapshot {
-        let mut snap = HistSnapshot { counts: vec![0; self.bounds.len() + 1], count: 0, sum: 0.0, min: None, max: None };
+        let mut snap = HistSnapshot {
+            counts: vec![0; self.bounds.len() + 1],
+            count: 0,
+            sum: 0.0,
+            min: None,
+            max: None,
+        };
         for shard in self.shards.iter() {
             for (total, c) in snap.counts.iter_mut().zip(shard.counts.iter()) {
                 *total += c.load(Ordering::Relaxed);
             }
             snap.count += shard.count.load(Ordering::Relaxed);
             snap.sum += f64::from_bits(shard.sum.load(Ordering::Relaxed));
-            let (min, max) = (f64::from_bits(shard.min.load(Ordering::Relaxed)), f64::from_bits(shard.max.load(Ordering::Relaxed)));
+            let (min, max) = (
+                f64::from_bits(shard.min.load(Ordering::Relaxed)),
+                f64::from_bits(shard.max.load(Ordering::Relaxed)),
+            );
             if min.is_finite() {
                 snap.min = Some(snap.min.map_or(min, |m| m.min(min)));
             }
@@ -186,7 +213,11 @@ pub(crate) struct ExponentialCells {
 impl ExponentialCells {
     pub(crate) fn new(max_size: usize, max_scale: i8) -> Self {
         let (shards, mask) = shards(|| Mutex::new(ExpoHistogramState::new(max_size, max_scale)));
-        ExponentialCells { shards, mask, max_size }
+        ExponentialCells {
+            shards,
+            mask,
+            max_size,
+        }
     }
 
     #[inline]
@@ -237,6 +268,9 @@ mod tests {
         }
         let s = h.snapshot();
         assert_eq!(s.counts, vec![2, 2, 1]);
-        assert_eq!((s.count, s.sum, s.min, s.max), (5, 8.0, Some(0.5), Some(3.0)));
+        assert_eq!(
+            (s.count, s.sum, s.min, s.max),
+            (5, 8.0, Some(0.5), Some(3.0))
+        );
     }
 }

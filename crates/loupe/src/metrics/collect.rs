@@ -2,8 +2,8 @@
 
 use super::cells::HistSnapshot;
 use super::data::{
-    ExponentialHistogramPoint, HistogramPoint, Metric, MetricData, NumberPoint, NumberValue, ResourceMetrics,
-    ScopeMetrics, Temporality,
+    ExponentialHistogramPoint, HistogramPoint, Metric, MetricData, NumberPoint, NumberValue,
+    ResourceMetrics, ScopeMetrics, Temporality,
 };
 use super::exponential::ExpoSnapshot;
 use super::instrument::{InstrumentCore, InstrumentKind, NumberKind, Observer};
@@ -64,7 +64,10 @@ fn delta(raw: Raw, previous: Option<&Previous>) -> (Option<Raw>, Previous) {
                 _ => 0.0,
             };
             let d = v - before;
-            ((d != 0.0).then_some(Raw::Number(NumberValue::F64(d))), Previous::Float(v))
+            (
+                (d != 0.0).then_some(Raw::Number(NumberValue::F64(d))),
+                Previous::Float(v),
+            )
         }
         Raw::Number(n) => {
             let bits = match n {
@@ -95,26 +98,43 @@ fn delta(raw: Raw, previous: Option<&Previous>) -> (Option<Raw>, Previous) {
             // Extremes of a window cannot be derived from two cumulative snapshots.
             d.min = None;
             d.max = None;
-            ((d.count != 0).then_some(Raw::Histogram(d)), Previous::Histogram(h))
+            (
+                (d.count != 0).then_some(Raw::Histogram(d)),
+                Previous::Histogram(h),
+            )
         }
         Raw::Exponential(e) => {
             let d = match previous {
                 Some(Previous::Exponential(p)) => e.delta_since(p),
-                _ => ExpoSnapshot { min: None, max: None, ..e.clone() },
+                _ => ExpoSnapshot {
+                    min: None,
+                    max: None,
+                    ..e.clone()
+                },
             };
-            ((d.count != 0).then_some(Raw::Exponential(d)), Previous::Exponential(e))
+            (
+                (d.count != 0).then_some(Raw::Exponential(d)),
+                Previous::Exponential(e),
+            )
         }
     }
 }
 
 fn temporality_for(kind: InstrumentKind, preferred: Temporality) -> Temporality {
     match kind {
-        InstrumentKind::Counter | InstrumentKind::Histogram | InstrumentKind::ObservableCounter => preferred,
+        InstrumentKind::Counter | InstrumentKind::Histogram | InstrumentKind::ObservableCounter => {
+            preferred
+        }
         _ => Temporality::Cumulative,
     }
 }
 
-fn collect_instrument(inst: &InstrumentCore, preferred: Temporality, mut state: Option<&mut DeltaState>, now: SystemTime) -> Option<MetricData> {
+fn collect_instrument(
+    inst: &InstrumentCore,
+    preferred: Temporality,
+    mut state: Option<&mut DeltaState>,
+    now: SystemTime,
+) -> Option<MetricData> {
     let d = &inst.descriptor;
     if !inst.callbacks.is_empty() {
         // Observable instruments report only what the callbacks observe this time.
@@ -134,14 +154,24 @@ fn collect_instrument(inst: &InstrumentCore, preferred: Temporality, mut state: 
     let mut histograms = Vec::new();
     let mut exponentials = Vec::new();
     for series in inst.series.snapshot() {
-        let Some(raw) = read(&series, d.number) else { continue };
-        let is_gauge = matches!(d.kind, InstrumentKind::Gauge | InstrumentKind::ObservableGauge);
+        let Some(raw) = read(&series, d.number) else {
+            continue;
+        };
+        let is_gauge = matches!(
+            d.kind,
+            InstrumentKind::Gauge | InstrumentKind::ObservableGauge
+        );
         let (raw, start_time) = match (&mut state, temporality) {
             (Some(state), Temporality::Delta) if !is_gauge => {
                 let (changed, remember) = delta(raw, state.previous.get(&series.id));
                 state.previous.insert(series.id, remember);
                 match changed {
-                    Some(raw) => (raw, window_start.unwrap_or(series.start_time).max(series.start_time)),
+                    Some(raw) => (
+                        raw,
+                        window_start
+                            .unwrap_or(series.start_time)
+                            .max(series.start_time),
+                    ),
                     None => continue,
                 }
             }
@@ -149,7 +179,12 @@ fn collect_instrument(inst: &InstrumentCore, preferred: Temporality, mut state: 
         };
         let attributes: Vec<KeyValue> = series.attributes.clone();
         match raw {
-            Raw::Number(value) => numbers.push(NumberPoint { attributes, start_time, time: now, value }),
+            Raw::Number(value) => numbers.push(NumberPoint {
+                attributes,
+                start_time,
+                time: now,
+                value,
+            }),
             Raw::Histogram(h) => {
                 let bounds = match &series.agg {
                     Aggregator::Histogram(cells) => Arc::clone(cells.bounds()),
@@ -167,25 +202,45 @@ fn collect_instrument(inst: &InstrumentCore, preferred: Temporality, mut state: 
                     bucket_counts: h.counts,
                 })
             }
-            Raw::Exponential(data) => exponentials.push(ExponentialHistogramPoint { attributes, start_time, time: now, data }),
+            Raw::Exponential(data) => exponentials.push(ExponentialHistogramPoint {
+                attributes,
+                start_time,
+                time: now,
+                data,
+            }),
         }
     }
     Some(match d.kind {
-        InstrumentKind::Counter | InstrumentKind::ObservableCounter => {
-            MetricData::Sum { points: numbers, temporality, is_monotonic: true }
-        }
+        InstrumentKind::Counter | InstrumentKind::ObservableCounter => MetricData::Sum {
+            points: numbers,
+            temporality,
+            is_monotonic: true,
+        },
         InstrumentKind::UpDownCounter | InstrumentKind::ObservableUpDownCounter => {
-            MetricData::Sum { points: numbers, temporality, is_monotonic: false }
+            MetricData::Sum {
+                points: numbers,
+                temporality,
+                is_monotonic: false,
+            }
         }
-        InstrumentKind::Gauge | InstrumentKind::ObservableGauge => MetricData::Gauge { points: numbers },
-        InstrumentKind::Histogram if !exponentials.is_empty() => {
-            MetricData::ExponentialHistogram { points: exponentials, temporality }
+        InstrumentKind::Gauge | InstrumentKind::ObservableGauge => {
+            MetricData::Gauge { points: numbers }
         }
+        InstrumentKind::Histogram if !exponentials.is_empty() => MetricData::ExponentialHistogram {
+            points: exponentials,
+            temporality,
+        },
         InstrumentKind::Histogram => match inst.series.kind() {
             super::series::AggregationKind::Exponential { .. } => {
-                MetricData::ExponentialHistogram { points: exponentials, temporality }
+                MetricData::ExponentialHistogram {
+                    points: exponentials,
+                    temporality,
+                }
             }
-            _ => MetricData::Histogram { points: histograms, temporality },
+            _ => MetricData::Histogram {
+                points: histograms,
+                temporality,
+            },
         },
     })
 }
@@ -199,12 +254,21 @@ fn has_points(data: &MetricData) -> bool {
 }
 
 /// The SDK's own metrics about the metrics pipeline: overflowed and dropped measurements.
-fn self_metrics(instruments: &[Arc<InstrumentCore>], now: SystemTime, start: SystemTime) -> Vec<Metric> {
+fn self_metrics(
+    instruments: &[Arc<InstrumentCore>],
+    now: SystemTime,
+    start: SystemTime,
+) -> Vec<Metric> {
     let mut overflow = Vec::new();
     let mut dropped = Vec::new();
     for inst in instruments {
         let attrs = vec![KeyValue::new("instrument", inst.descriptor.name.clone())];
-        let point = |v: u64| NumberPoint { attributes: attrs.clone(), start_time: start, time: now, value: NumberValue::U64(v) };
+        let point = |v: u64| NumberPoint {
+            attributes: attrs.clone(),
+            start_time: start,
+            time: now,
+            value: NumberValue::U64(v),
+        };
         if inst.series.overflowed() > 0 {
             overflow.push(point(inst.series.overflowed()));
         }
@@ -216,7 +280,11 @@ fn self_metrics(instruments: &[Arc<InstrumentCore>], now: SystemTime, start: Sys
         name: name.into(),
         description: description.into(),
         unit: "{measurement}".into(),
-        data: MetricData::Sum { points, temporality: Temporality::Cumulative, is_monotonic: true },
+        data: MetricData::Sum {
+            points,
+            temporality: Temporality::Cumulative,
+            is_monotonic: true,
+        },
     };
     let mut out = Vec::new();
     if !overflow.is_empty() {
@@ -236,29 +304,55 @@ fn self_metrics(instruments: &[Arc<InstrumentCore>], now: SystemTime, start: Sys
     out
 }
 
-pub(crate) fn collect(shared: &MeterShared, preferred: Temporality, mut state: Option<&mut DeltaState>) -> ResourceMetrics {
+pub(crate) fn collect(
+    shared: &MeterShared,
+    preferred: Temporality,
+    mut state: Option<&mut DeltaState>,
+) -> ResourceMetrics {
     let now = SystemTime::now();
-    let instruments = shared.instruments.read().unwrap_or_else(|p| p.into_inner()).clone();
+    let instruments = shared
+        .instruments
+        .read()
+        .unwrap_or_else(|p| p.into_inner())
+        .clone();
     let mut scopes: Vec<ScopeMetrics> = Vec::new();
     for inst in &instruments {
-        let Some(data) = collect_instrument(inst, preferred, state.as_deref_mut(), now) else { continue };
+        let Some(data) = collect_instrument(inst, preferred, state.as_deref_mut(), now) else {
+            continue;
+        };
         if !has_points(&data) {
             continue;
         }
         let d = &inst.descriptor;
-        let metric = Metric { name: d.name.clone(), description: d.description.clone(), unit: d.unit.clone(), data };
+        let metric = Metric {
+            name: d.name.clone(),
+            description: d.description.clone(),
+            unit: d.unit.clone(),
+            data,
+        };
         match scopes.iter_mut().find(|s| std::ptr::eq(s.scope, d.scope)) {
             Some(scope) => scope.metrics.push(metric),
-            None => scopes.push(ScopeMetrics { scope: d.scope, metrics: vec![metric] }),
+            None => scopes.push(ScopeMetrics {
+                scope: d.scope,
+                metrics: vec![metric],
+            }),
         }
     }
     let sdk = self_metrics(&instruments, now, shared.start_time);
     if !sdk.is_empty() {
-        let scope = InstrumentationScope::new("loupe").with_version(env!("CARGO_PKG_VERSION")).intern();
-        scopes.push(ScopeMetrics { scope, metrics: sdk });
+        let scope = InstrumentationScope::new("loupe")
+            .with_version(env!("CARGO_PKG_VERSION"))
+            .intern();
+        scopes.push(ScopeMetrics {
+            scope,
+            metrics: sdk,
+        });
     }
     if let Some(state) = state {
         state.last_collect = Some(now);
     }
-    ResourceMetrics { resource: Arc::clone(&shared.resource), scope_metrics: scopes }
+    ResourceMetrics {
+        resource: Arc::clone(&shared.resource),
+        scope_metrics: scopes,
+    }
 }

@@ -30,12 +30,17 @@ pub struct ResourceMetrics {
 impl ResourceMetrics {
     /// Finds a metric by name in any scope.
     pub fn metric(&self, name: &str) -> Option<&Metric> {
-        self.scope_metrics.iter().flat_map(|s| s.metrics.iter()).find(|m| m.name == name)
+        self.scope_metrics
+            .iter()
+            .flat_map(|s| s.metrics.iter())
+            .find(|m| m.name == name)
     }
 
     /// Every metric, with its scope.
     pub fn metrics(&self) -> impl Iterator<Item = (&InstrumentationScope, &Metric)> {
-        self.scope_metrics.iter().flat_map(|s| s.metrics.iter().map(move |m| (s.scope, m)))
+        self.scope_metrics
+            .iter()
+            .flat_map(|s| s.metrics.iter().map(move |m| (s.scope, m)))
     }
 }
 

@@ -69,7 +69,9 @@ impl InstrumentCore {
     #[inline]
     fn record_f64(&self, v: f64, attrs: &[KeyValue]) {
         if self.accept(v) {
-            self.series.with_series(attrs, |s| record_into(s, v.to_bits(), v, self.descriptor.number));
+            self.series.with_series(attrs, |s| {
+                record_into(s, v.to_bits(), v, self.descriptor.number)
+            });
         }
     }
 
@@ -217,13 +219,19 @@ pub struct Bound<T> {
 
 impl<T> Clone for Bound<T> {
     fn clone(&self) -> Self {
-        Bound { series: self.series.clone(), core: self.core.clone(), _number: PhantomData }
+        Bound {
+            series: self.series.clone(),
+            core: self.core.clone(),
+            _number: PhantomData,
+        }
     }
 }
 
 impl<T> std::fmt::Debug for Bound<T> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Bound").field("attributes", &self.series.as_ref().map(|s| &s.attributes)).finish()
+        f.debug_struct("Bound")
+            .field("attributes", &self.series.as_ref().map(|s| &s.attributes))
+            .finish()
     }
 }
 
@@ -268,7 +276,9 @@ impl Counter<u64> {
     #[inline]
     pub fn add(&self, value: u64, attributes: &[KeyValue]) {
         if let Some(core) = &self.core {
-            core.series.with_series(attributes, |s| record_into(s, value, value as f64, NumberKind::U64));
+            core.series.with_series(attributes, |s| {
+                record_into(s, value, value as f64, NumberKind::U64)
+            });
         }
     }
 
@@ -316,7 +326,9 @@ impl UpDownCounter<i64> {
     #[inline]
     pub fn add(&self, value: i64, attributes: &[KeyValue]) {
         if let Some(core) = &self.core {
-            core.series.with_series(attributes, |s| record_into(s, value as u64, value as f64, NumberKind::I64));
+            core.series.with_series(attributes, |s| {
+                record_into(s, value as u64, value as f64, NumberKind::I64)
+            });
         }
     }
 
@@ -389,7 +401,9 @@ macro_rules! recorder {
             #[inline]
             pub fn $method(&self, value: u64, attributes: &[KeyValue]) {
                 if let Some(core) = &self.core {
-                    core.series.with_series(attributes, |s| record_into(s, value, value as f64, NumberKind::U64));
+                    core.series.with_series(attributes, |s| {
+                        record_into(s, value, value as f64, NumberKind::U64)
+                    });
                 }
             }
 
@@ -411,15 +425,25 @@ macro_rules! recorder {
     };
 }
 
-recorder!(Histogram, record, "Records one measurement; NaN and infinite values are dropped and counted.");
-recorder!(Gauge, record, "Sets the current value; NaN and infinite values are dropped and counted.");
+recorder!(
+    Histogram,
+    record,
+    "Records one measurement; NaN and infinite values are dropped and counted."
+);
+recorder!(
+    Gauge,
+    record,
+    "Sets the current value; NaN and infinite values are dropped and counted."
+);
 
 impl Gauge<i64> {
     /// Sets the current value.
     #[inline]
     pub fn record(&self, value: i64, attributes: &[KeyValue]) {
         if let Some(core) = &self.core {
-            core.series.with_series(attributes, |s| record_into(s, value as u64, value as f64, NumberKind::I64));
+            core.series.with_series(attributes, |s| {
+                record_into(s, value as u64, value as f64, NumberKind::I64)
+            });
         }
     }
 
@@ -448,7 +472,9 @@ pub struct ObservableInstrument {
 
 impl std::fmt::Debug for ObservableInstrument {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ObservableInstrument").field("descriptor", &self.core.descriptor).finish()
+        f.debug_struct("ObservableInstrument")
+            .field("descriptor", &self.core.descriptor)
+            .finish()
     }
 }
 

@@ -1,8 +1,8 @@
 //! Meter providers (one metrics pipeline), meters (one per scope) and registration.
 
 use super::instrument::{
-    Callback, Counter, Descriptor, Gauge, Histogram, InstrumentCore, InstrumentKind, NumberKind, ObservableInstrument,
-    Observer, UpDownCounter,
+    Callback, Counter, Descriptor, Gauge, Histogram, InstrumentCore, InstrumentKind, NumberKind,
+    ObservableInstrument, Observer, UpDownCounter,
 };
 use super::reader::PeriodicReader;
 use super::series::{AggregationKind, SeriesMap};
@@ -16,7 +16,9 @@ use std::time::Duration;
 
 /// Histogram buckets used when none are given: the LLM-Simulator `duration_buckets`
 /// (seconds), which are also Prometheus' defaults.
-pub const DEFAULT_HISTOGRAM_BOUNDARIES: [f64; 11] = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0];
+pub const DEFAULT_HISTOGRAM_BOUNDARIES: [f64; 11] = [
+    0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+];
 
 /// Series per instrument before new attribute sets fold into the overflow series.
 pub const DEFAULT_CARDINALITY_LIMIT: usize = 2000;
@@ -82,19 +84,29 @@ pub struct MeterProvider {
 impl std::fmt::Debug for MeterProvider {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let count = self.shared.instruments.read().map(|i| i.len()).unwrap_or(0);
-        f.debug_struct("MeterProvider").field("resource", &self.shared.resource).field("instruments", &count).finish()
+        f.debug_struct("MeterProvider")
+            .field("resource", &self.shared.resource)
+            .field("instruments", &count)
+            .finish()
     }
 }
 
 impl MeterProvider {
     /// Starts configuring a provider.
     pub fn builder() -> MeterProviderBuilder {
-        MeterProviderBuilder { resource: Resource::default(), cardinality_limit: DEFAULT_CARDINALITY_LIMIT, readers: Vec::new() }
+        MeterProviderBuilder {
+            resource: Resource::default(),
+            cardinality_limit: DEFAULT_CARDINALITY_LIMIT,
+            readers: Vec::new(),
+        }
     }
 
     /// A meter for an instrumentation scope.
     pub fn meter(&self, scope: impl Into<InstrumentationScope>) -> Meter {
-        Meter { shared: Arc::clone(&self.shared), scope: scope.into().intern() }
+        Meter {
+            shared: Arc::clone(&self.shared),
+            scope: scope.into().intern(),
+        }
     }
 
     /// The provider's resource.
@@ -110,16 +122,31 @@ impl MeterProvider {
 
     /// Makes every periodic reader collect and export now, waiting at most `timeout`.
     pub fn force_flush(&self, timeout: Duration) -> Result<(), ExportError> {
-        let readers = self.shared.readers.lock().unwrap_or_else(|p| p.into_inner()).clone();
+        let readers = self
+            .shared
+            .readers
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone();
         let deadline = std::time::Instant::now() + timeout;
-        readers.iter().try_for_each(|r| r.force_flush(deadline.saturating_duration_since(std::time::Instant::now())))
+        readers.iter().try_for_each(|r| {
+            r.force_flush(deadline.saturating_duration_since(std::time::Instant::now()))
+        })
     }
 
     /// Exports a last time and stops every periodic reader, waiting at most `timeout`.
     pub fn shutdown(&self, timeout: Duration) -> Result<(), ExportError> {
-        let readers = std::mem::take(&mut *self.shared.readers.lock().unwrap_or_else(|p| p.into_inner()));
+        let readers = std::mem::take(
+            &mut *self
+                .shared
+                .readers
+                .lock()
+                .unwrap_or_else(|p| p.into_inner()),
+        );
         let deadline = std::time::Instant::now() + timeout;
-        readers.iter().try_for_each(|r| r.shutdown(deadline.saturating_duration_since(std::time::Instant::now())))
+        readers.iter().try_for_each(|r| {
+            r.shutdown(deadline.saturating_duration_since(std::time::Instant::now()))
+        })
     }
 }
 
@@ -233,7 +260,12 @@ impl Meter {
         self.scope
     }
 
-    fn builder<I>(&self, name: String, kind: InstrumentKind, number: NumberKind) -> InstrumentBuilder<'_, I> {
+    fn builder<I>(
+        &self,
+        name: String,
+        kind: InstrumentKind,
+        number: NumberKind,
+    ) -> InstrumentBuilder<'_, I> {
         InstrumentBuilder {
             meter: self,
             name,
@@ -288,7 +320,10 @@ impl<I> InstrumentBuilder<'_, I> {
     fn register(self) -> Result<Arc<InstrumentCore>, MetricError> {
         validate_name(&self.name)?;
         if let Some(limit) = self.cardinality_limit.filter(|l| *l < 2) {
-            return Err(MetricError::InvalidCardinalityLimit { name: self.name, limit });
+            return Err(MetricError::InvalidCardinalityLimit {
+                name: self.name,
+                limit,
+            });
         }
         let aggregation = match self.kind {
             InstrumentKind::Counter | InstrumentKind::UpDownCounter => match self.number {
@@ -300,20 +335,35 @@ impl<I> InstrumentBuilder<'_, I> {
             | InstrumentKind::ObservableUpDownCounter
             | InstrumentKind::ObservableGauge => AggregationKind::LastValue,
             InstrumentKind::Histogram => match self.exponential {
-                Some((max_size, max_scale)) => AggregationKind::Exponential { max_size, max_scale },
+                Some((max_size, max_scale)) => AggregationKind::Exponential {
+                    max_size,
+                    max_scale,
+                },
                 None => {
-                    let bounds = self.boundaries.clone().unwrap_or_else(|| DEFAULT_HISTOGRAM_BOUNDARIES.to_vec());
-                    if bounds.iter().any(|b| !b.is_finite()) || bounds.windows(2).any(|w| w[0] >= w[1]) {
-                        return Err(MetricError::InvalidBoundaries { name: self.name, boundaries: bounds });
+                    let bounds = self
+                        .boundaries
+                        .clone()
+                        .unwrap_or_else(|| DEFAULT_HISTOGRAM_BOUNDARIES.to_vec());
+                    if bounds.iter().any(|b| !b.is_finite())
+                        || bounds.windows(2).any(|w| w[0] >= w[1])
+                    {
+                        return Err(MetricError::InvalidBoundaries {
+                            name: self.name,
+                            boundaries: bounds,
+                        });
                     }
                     AggregationKind::Histogram(Arc::from(bounds))
                 }
             },
         };
         let shared = &self.meter.shared;
-        let mut instruments = shared.instruments.write().unwrap_or_else(|p| p.into_inner());
+        let mut instruments = shared
+            .instruments
+            .write()
+            .unwrap_or_else(|p| p.into_inner());
         if let Some(existing) = instruments.iter().find(|i| {
-            std::ptr::eq(i.descriptor.scope, self.meter.scope) && i.descriptor.name.eq_ignore_ascii_case(&self.name)
+            std::ptr::eq(i.descriptor.scope, self.meter.scope)
+                && i.descriptor.name.eq_ignore_ascii_case(&self.name)
         }) {
             let d = &existing.descriptor;
             let same = d.kind == self.kind
@@ -345,7 +395,11 @@ impl<I> InstrumentBuilder<'_, I> {
                 number: self.number,
                 scope: self.meter.scope,
             },
-            series: SeriesMap::new(id, aggregation, self.cardinality_limit.unwrap_or(shared.cardinality_limit)),
+            series: SeriesMap::new(
+                id,
+                aggregation,
+                self.cardinality_limit.unwrap_or(shared.cardinality_limit),
+            ),
             callbacks: self.callback.into_iter().collect(),
             dropped: Default::default(),
         });
@@ -355,7 +409,10 @@ impl<I> InstrumentBuilder<'_, I> {
 }
 
 fn describe(kind: InstrumentKind, number: NumberKind, unit: &str) -> String {
-    format!("{kind:?}<{}> with unit `{unit}`", format!("{number:?}").to_lowercase())
+    format!(
+        "{kind:?}<{}> with unit `{unit}`",
+        format!("{number:?}").to_lowercase()
+    )
 }
 
 /// OpenTelemetry instrument names: `[A-Za-z][A-Za-z0-9_.\-/]{0,254}`.
@@ -364,11 +421,15 @@ fn validate_name(name: &str) -> Result<(), MetricError> {
     let ok = !bytes.is_empty()
         && bytes.len() <= 255
         && bytes[0].is_ascii_alphabetic()
-        && bytes.iter().all(|c| c.is_ascii_alphanumeric() || matches!(c, b'_' | b'.' | b'-' | b'/'));
+        && bytes
+            .iter()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, b'_' | b'.' | b'-' | b'/'));
     if ok {
         Ok(())
     } else {
-        Err(MetricError::InvalidName { name: name.to_owned() })
+        Err(MetricError::InvalidName {
+            name: name.to_owned(),
+        })
     }
 }
 
@@ -405,7 +466,10 @@ impl<T> InstrumentBuilder<'_, Histogram<T>> {
 
 impl InstrumentBuilder<'_, ObservableInstrument> {
     /// The callback that reports values at each collection. Required.
-    pub fn with_callback(mut self, callback: impl Fn(&Observer<'_>) + Send + Sync + 'static) -> Self {
+    pub fn with_callback(
+        mut self,
+        callback: impl Fn(&Observer<'_>) + Send + Sync + 'static,
+    ) -> Self {
         self.callback = Some(Box::new(callback));
         self
     }

@@ -36,15 +36,17 @@ mod series;
 
 pub use crate::export::memory::InMemoryMetricExporter;
 pub use data::{
-    ExponentialHistogramPoint, HistogramPoint, Metric, MetricData, NumberPoint, NumberValue, ResourceMetrics,
-    ScopeMetrics, Temporality,
+    ExponentialHistogramPoint, HistogramPoint, Metric, MetricData, NumberPoint, NumberValue,
+    ResourceMetrics, ScopeMetrics, Temporality,
 };
 pub use instrument::{
-    Bound, BoundCounter, BoundGauge, BoundHistogram, BoundUpDownCounter, Counter, Descriptor, Gauge, Histogram,
-    InstrumentKind, NumberKind, ObservableInstrument, Observer, UpDownCounter,
+    Bound, BoundCounter, BoundGauge, BoundHistogram, BoundUpDownCounter, Counter, Descriptor,
+    Gauge, Histogram, InstrumentKind, NumberKind, ObservableInstrument, Observer, UpDownCounter,
 };
 pub use meter::{
-    InstrumentBuilder, Meter, MeterProvider, MeterProviderBuilder, MetricError, DEFAULT_CARDINALITY_LIMIT,
-    DEFAULT_HISTOGRAM_BOUNDARIES,
+    InstrumentBuilder, Meter, MeterProvider, MeterProviderBuilder, MetricError,
+    DEFAULT_CARDINALITY_LIMIT, DEFAULT_HISTOGRAM_BOUNDARIES,
 };
-pub use reader::{ManualReader, MetricExporter, MetricProcessor, PeriodicReader, PeriodicReaderBuilder};
+pub use reader::{
+    ManualReader, MetricExporter, MetricProcessor, PeriodicReader, PeriodicReaderBuilder,
+};

@@ -65,14 +65,20 @@ pub struct ManualReader {
 
 impl std::fmt::Debug for ManualReader {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ManualReader").field("temporality", &self.temporality).finish()
+        f.debug_struct("ManualReader")
+            .field("temporality", &self.temporality)
+            .finish()
     }
 }
 
 impl ManualReader {
     /// A reader of `provider` with the given temporality.
     pub fn new(provider: &MeterProvider, temporality: Temporality) -> Self {
-        ManualReader { provider: provider.clone(), temporality, state: Mutex::new(DeltaState::default()) }
+        ManualReader {
+            provider: provider.clone(),
+            temporality,
+            state: Mutex::new(DeltaState::default()),
+        }
     }
 
     /// Collects now. With delta temporality, each point covers the time since the previous
@@ -111,7 +117,9 @@ pub struct PeriodicReader {
 
 impl std::fmt::Debug for PeriodicReader {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("PeriodicReader").field("interval", &self.inner.interval).finish()
+        f.debug_struct("PeriodicReader")
+            .field("interval", &self.inner.interval)
+            .finish()
     }
 }
 
@@ -154,25 +162,42 @@ impl PeriodicReaderBuilder {
 impl PeriodicReader {
     /// Starts configuring a reader for `exporter`.
     pub fn builder(exporter: impl MetricExporter) -> PeriodicReaderBuilder {
-        PeriodicReaderBuilder { exporter: Box::new(exporter), processors: Vec::new(), interval: Duration::from_secs(60) }
+        PeriodicReaderBuilder {
+            exporter: Box::new(exporter),
+            processors: Vec::new(),
+            interval: Duration::from_secs(60),
+        }
     }
 
     pub(crate) fn start(&self, provider: Weak<MeterShared>) {
         let inner = Arc::clone(&self.inner);
-        let spawned = thread::Builder::new().name("loupe-metric-export".into()).spawn(move || run(&inner, provider));
+        let spawned = thread::Builder::new()
+            .name("loupe-metric-export".into())
+            .spawn(move || run(&inner, provider));
         if let Ok(handle) = spawned {
             *self.inner.handle.lock().unwrap_or_else(|p| p.into_inner()) = Some(handle);
         }
     }
 
     fn request(&self, request: Request, timeout: Duration) -> Result<(), ExportError> {
-        let is_worker = self.inner.handle.lock().unwrap_or_else(|p| p.into_inner()).as_ref().map(|h| h.thread().id())
+        let is_worker = self
+            .inner
+            .handle
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .as_ref()
+            .map(|h| h.thread().id())
             == Some(thread::current().id());
         if is_worker {
             return Ok(());
         }
         let (tx, rx) = std::sync::mpsc::channel();
-        self.inner.control.lock().unwrap_or_else(|p| p.into_inner()).requests.push((request, tx));
+        self.inner
+            .control
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .requests
+            .push((request, tx));
         self.inner.wake.notify_all();
         match rx.recv_timeout(timeout) {
             Ok(result) => result,
@@ -190,7 +215,13 @@ impl PeriodicReader {
     pub fn shutdown(&self, timeout: Duration) -> Result<(), ExportError> {
         let result = self.request(Request::Shutdown, timeout);
         if result.is_ok() {
-            if let Some(handle) = self.inner.handle.lock().unwrap_or_else(|p| p.into_inner()).take() {
+            if let Some(handle) = self
+                .inner
+                .handle
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .take()
+            {
                 let _ = handle.join();
             }
         }
@@ -207,7 +238,11 @@ fn run(inner: &ReaderInner, provider: Weak<MeterShared>) {
             let mut control = inner.control.lock().unwrap_or_else(|p| p.into_inner());
             while control.requests.is_empty() && Instant::now() < next {
                 let wait = next.saturating_duration_since(Instant::now());
-                control = inner.wake.wait_timeout(control, wait).unwrap_or_else(|p| p.into_inner()).0;
+                control = inner
+                    .wake
+                    .wait_timeout(control, wait)
+                    .unwrap_or_else(|p| p.into_inner())
+                    .0;
             }
             std::mem::take(&mut control.requests)
         };
@@ -218,13 +253,16 @@ fn run(inner: &ReaderInner, provider: Weak<MeterShared>) {
                 for p in &inner.processors {
                     p.process(&mut metrics);
                 }
-                std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| inner.exporter.export(&metrics)))
-                    .unwrap_or_else(|_| Err(ExportError::failed("the metric exporter panicked")))
+                std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                    inner.exporter.export(&metrics)
+                }))
+                .unwrap_or_else(|_| Err(ExportError::failed("the metric exporter panicked")))
             }
             None => Err(ExportError::Shutdown),
         };
         next = Instant::now() + inner.interval;
-        let stop = provider.strong_count() == 0 || requests.iter().any(|(r, _)| matches!(r, Request::Shutdown));
+        let stop = provider.strong_count() == 0
+            || requests.iter().any(|(r, _)| matches!(r, Request::Shutdown));
         for (request, reply) in requests {
             let outcome = match (&result, request) {
                 (Err(e), _) => Err(ExportError::failed(e.to_string())),

@@ -35,12 +35,17 @@ pub(crate) enum Aggregator {
 impl Aggregator {
     fn new(kind: &AggregationKind) -> Self {
         match kind {
-            AggregationKind::IntSum | AggregationKind::FloatSum => Aggregator::Sum(StripedSum::new()),
-            AggregationKind::LastValue => Aggregator::LastValue(LastValue::new()),
-            AggregationKind::Histogram(bounds) => Aggregator::Histogram(HistogramCells::new(Arc::clone(bounds))),
-            AggregationKind::Exponential { max_size, max_scale } => {
-                Aggregator::Exponential(ExponentialCells::new(*max_size, *max_scale))
+            AggregationKind::IntSum | AggregationKind::FloatSum => {
+                Aggregator::Sum(StripedSum::new())
             }
+            AggregationKind::LastValue => Aggregator::LastValue(LastValue::new()),
+            AggregationKind::Histogram(bounds) => {
+                Aggregator::Histogram(HistogramCells::new(Arc::clone(bounds)))
+            }
+            AggregationKind::Exponential {
+                max_size,
+                max_scale,
+            } => Aggregator::Exponential(ExponentialCells::new(*max_size, *max_scale)),
         }
     }
 }
@@ -64,7 +69,9 @@ impl Series {
         if attrs.iter().zip(&self.attributes).all(|(a, b)| a == b) {
             return true;
         }
-        attrs.iter().all(|kv| self.attributes.iter().any(|s| s == kv))
+        attrs
+            .iter()
+            .all(|kv| self.attributes.iter().any(|s| s == kv))
     }
 }
 
@@ -83,7 +90,9 @@ fn hash_kv(kv: &KeyValue) -> u64 {
 /// An order-insensitive hash: the sum of per-attribute hashes.
 #[inline]
 pub(crate) fn hash_attributes(attrs: &[KeyValue]) -> u64 {
-    attrs.iter().fold(0u64, |acc, kv| acc.wrapping_add(hash_kv(kv)))
+    attrs
+        .iter()
+        .fold(0u64, |acc, kv| acc.wrapping_add(hash_kv(kv)))
 }
 
 #[derive(Default)]
@@ -150,7 +159,10 @@ impl SeriesMap {
         let _ = CACHE.try_with(|cache| {
             if let Ok(cache) = cache.try_borrow() {
                 if let Some(Some(hit)) = cache.get(slot) {
-                    if hit.instrument_id == self.instrument_id && hit.hash == hash && hit.series.matches(attrs) {
+                    if hit.instrument_id == self.instrument_id
+                        && hit.hash == hash
+                        && hit.series.matches(attrs)
+                    {
                         if let Some(f) = f.take() {
                             f(&hit.series);
                         }
@@ -166,7 +178,11 @@ impl SeriesMap {
                     if cache.is_empty() {
                         cache.resize_with(CACHE_SLOTS, || None);
                     }
-                    cache[slot] = Some(CacheSlot { instrument_id: self.instrument_id, hash, series: Arc::clone(&series) });
+                    cache[slot] = Some(CacheSlot {
+                        instrument_id: self.instrument_id,
+                        hash,
+                        series: Arc::clone(&series),
+                    });
                 }
             });
         }
@@ -184,7 +200,9 @@ impl SeriesMap {
         let before = normalized.len();
         normalized.retain(|kv| !kv.key.as_str().is_empty());
         if normalized.len() != before {
-            sdk_stats().metric_empty_keys.add((before - normalized.len()) as u64);
+            sdk_stats()
+                .metric_empty_keys
+                .add((before - normalized.len()) as u64);
         }
         normalize(&mut normalized);
         let hash = hash_attributes(&normalized);
@@ -204,11 +222,17 @@ impl SeriesMap {
         if table.all.len() + 1 >= self.cardinality_limit {
             self.overflowed.fetch_add(1, Ordering::Relaxed);
             let kind = &self.kind;
-            let overflow = table.overflow.get_or_insert_with(|| Arc::new(new_series(overflow_attributes(), kind)));
+            let overflow = table
+                .overflow
+                .get_or_insert_with(|| Arc::new(new_series(overflow_attributes(), kind)));
             return (Arc::clone(overflow), false);
         }
         let series = Arc::new(new_series(normalized, &self.kind));
-        table.by_hash.entry(hash).or_default().push(Arc::clone(&series));
+        table
+            .by_hash
+            .entry(hash)
+            .or_default()
+            .push(Arc::clone(&series));
         table.all.push(Arc::clone(&series));
         (series, cacheable)
     }
@@ -232,7 +256,12 @@ fn new_series(attributes: Vec<KeyValue>, kind: &AggregationKind) -> Series {
 }
 
 fn find(table: &Table, hash: u64, normalized: &[KeyValue]) -> Option<Arc<Series>> {
-    table.by_hash.get(&hash)?.iter().find(|s| s.attributes == normalized).cloned()
+    table
+        .by_hash
+        .get(&hash)?
+        .iter()
+        .find(|s| s.attributes == normalized)
+        .cloned()
 }
 
 #[cfg(test)]
@@ -254,7 +283,9 @@ mod tests {
         count(&map, &[KeyValue::new("b", "x"), KeyValue::new("a", 1i64)]);
         let all = map.snapshot();
         assert_eq!(all.len(), 1);
-        let Aggregator::Sum(sum) = &all[0].agg else { panic!("sum expected") };
+        let Aggregator::Sum(sum) = &all[0].agg else {
+            panic!("sum expected")
+        };
         assert_eq!(sum.int_total(), 2);
     }
 
@@ -268,7 +299,9 @@ mod tests {
         assert_eq!(all.len(), 10, "9 real series plus the overflow series");
         let overflow = all.last().unwrap();
         assert_eq!(overflow.attributes, overflow_attributes());
-        let Aggregator::Sum(sum) = &overflow.agg else { panic!("sum expected") };
+        let Aggregator::Sum(sum) = &overflow.agg else {
+            panic!("sum expected")
+        };
         assert_eq!(sum.int_total(), 16);
         assert_eq!(map.overflowed(), 16);
         // A set that already has a series keeps using it.

@@ -49,7 +49,11 @@ impl BatchConfig {
     /// Checks the settings, naming the first invalid one.
     pub fn validate(&self) -> Result<(), ConfigError> {
         if self.max_queue_size == 0 || self.max_queue_size > 1 << 24 {
-            return Err(ConfigError::new("max_queue_size", self.max_queue_size, "an integer from 1 to 16777216"));
+            return Err(ConfigError::new(
+                "max_queue_size",
+                self.max_queue_size,
+                "an integer from 1 to 16777216",
+            ));
         }
         if self.max_export_batch_size == 0 || self.max_export_batch_size > self.max_queue_size {
             return Err(ConfigError::new(
@@ -59,10 +63,18 @@ impl BatchConfig {
             ));
         }
         if self.scheduled_delay.is_zero() {
-            return Err(ConfigError::new("scheduled_delay", "0", "a positive duration"));
+            return Err(ConfigError::new(
+                "scheduled_delay",
+                "0",
+                "a positive duration",
+            ));
         }
         if self.export_timeout.is_zero() {
-            return Err(ConfigError::new("export_timeout", "0", "a positive duration"));
+            return Err(ConfigError::new(
+                "export_timeout",
+                "0",
+                "a positive duration",
+            ));
         }
         Ok(())
     }
@@ -130,18 +142,24 @@ pub struct BatchSpanProcessor {
 
 impl std::fmt::Debug for BatchSpanProcessor {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("BatchSpanProcessor").field("config", &self.inner.config).finish()
+        f.debug_struct("BatchSpanProcessor")
+            .field("config", &self.inner.config)
+            .finish()
     }
 }
 
 impl BatchSpanProcessor {
     /// A processor with the default [`BatchConfig`].
     pub fn new(exporter: impl SpanExporter) -> Self {
-        Self::with_config(exporter, BatchConfig::default()).expect("the default batch configuration is valid")
+        Self::with_config(exporter, BatchConfig::default())
+            .expect("the default batch configuration is valid")
     }
 
     /// A processor with the given settings, or the setting that is out of range.
-    pub fn with_config(exporter: impl SpanExporter, config: BatchConfig) -> Result<Self, ConfigError> {
+    pub fn with_config(
+        exporter: impl SpanExporter,
+        config: BatchConfig,
+    ) -> Result<Self, ConfigError> {
         config.validate()?;
         static NEXT_ID: AtomicU64 = AtomicU64::new(1);
         let inner = Arc::new(Inner {
@@ -168,7 +186,9 @@ impl BatchSpanProcessor {
         let handle = thread::Builder::new()
             .name("loupe-span-export".into())
             .spawn(move || run(weak))
-            .map_err(|e| ConfigError::new("batch worker thread", e, "a system that can start a thread"))?;
+            .map_err(|e| {
+                ConfigError::new("batch worker thread", e, "a system that can start a thread")
+            })?;
         let _ = inner.worker.set(handle.thread().clone());
         *inner.handle.lock().unwrap_or_else(|p| p.into_inner()) = Some(handle);
         Ok(BatchSpanProcessor { inner })
@@ -179,28 +199,42 @@ impl BatchSpanProcessor {
         let inner = &self.inner;
         let mut queued_in_buffers = 0;
         let mut dropped_in_buffers = 0;
-        for buf in inner.buffers.lock().unwrap_or_else(|p| p.into_inner()).iter() {
+        for buf in inner
+            .buffers
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .iter()
+        {
             let buf = buf.lock().unwrap_or_else(|p| p.into_inner());
             queued_in_buffers += buf.spans.len() as u64;
             dropped_in_buffers += buf.dropped;
         }
         BatchStats {
             exported: inner.exported.load(Ordering::Relaxed),
-            dropped_queue_full: inner.dropped_queue_full.load(Ordering::Relaxed) + dropped_in_buffers,
+            dropped_queue_full: inner.dropped_queue_full.load(Ordering::Relaxed)
+                + dropped_in_buffers,
             export_failed: inner.export_failed.load(Ordering::Relaxed),
             export_calls: inner.export_calls.load(Ordering::Relaxed),
             queued: queued_in_buffers,
         }
     }
 
-    fn request(&self, make: impl FnOnce(mpsc::Sender<Result<(), ExportError>>) -> Request, timeout: Duration) -> Result<(), ExportError> {
+    fn request(
+        &self,
+        make: impl FnOnce(mpsc::Sender<Result<(), ExportError>>) -> Request,
+        timeout: Duration,
+    ) -> Result<(), ExportError> {
         let inner = &self.inner;
         if inner.worker.get().map(Thread::id) == Some(thread::current().id()) {
             // Called from inside the exporter: waiting on ourselves would deadlock.
             return Ok(());
         }
         let (tx, rx) = mpsc::channel();
-        inner.requests.lock().unwrap_or_else(|p| p.into_inner()).push(make(tx));
+        inner
+            .requests
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(make(tx));
         inner.wake();
         match rx.recv_timeout(timeout) {
             Ok(result) => result,
@@ -250,7 +284,13 @@ impl SpanProcessor for BatchSpanProcessor {
         }
         let result = self.request(Request::Shutdown, timeout);
         if result.is_ok() {
-            if let Some(handle) = self.inner.handle.lock().unwrap_or_else(|p| p.into_inner()).take() {
+            if let Some(handle) = self
+                .inner
+                .handle
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .take()
+            {
                 if handle.thread().id() != thread::current().id() {
                     let _ = handle.join();
                 }
@@ -267,7 +307,10 @@ impl SpanProcessor for BatchSpanProcessor {
 impl Inner {
     fn register_buffer(&self) -> Arc<Mutex<ThreadBuffer>> {
         let buf = Arc::new(Mutex::new(ThreadBuffer::default()));
-        self.buffers.lock().unwrap_or_else(|p| p.into_inner()).push(Arc::clone(&buf));
+        self.buffers
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(Arc::clone(&buf));
         buf
     }
 
@@ -301,7 +344,12 @@ impl Inner {
                 return 0;
             }
             let take = free.min(self.chunk);
-            match self.free_credits.compare_exchange_weak(free, free - take, Ordering::AcqRel, Ordering::Relaxed) {
+            match self.free_credits.compare_exchange_weak(
+                free,
+                free - take,
+                Ordering::AcqRel,
+                Ordering::Relaxed,
+            ) {
                 Ok(_) => {
                     if free - take < self.config.max_queue_size / 2 {
                         self.wake();
@@ -322,12 +370,18 @@ impl Inner {
         }
     }
 
-    fn drain_and_export(&self, pending: &mut Vec<SpanData>, close: bool) -> Result<(), ExportError> {
+    fn drain_and_export(
+        &self,
+        pending: &mut Vec<SpanData>,
+        close: bool,
+    ) -> Result<(), ExportError> {
         let mut result = Ok(());
         let buffers: Vec<_> = {
             let mut all = self.buffers.lock().unwrap_or_else(|p| p.into_inner());
             // A buffer only we hold belongs to a thread that exited; drop it once empty.
-            all.retain(|b| Arc::strong_count(b) > 1 || b.lock().map(|b| !b.spans.is_empty()).unwrap_or(false));
+            all.retain(|b| {
+                Arc::strong_count(b) > 1 || b.lock().map(|b| !b.spans.is_empty()).unwrap_or(false)
+            });
             all.clone()
         };
         for buf in &buffers {
@@ -339,7 +393,8 @@ impl Inner {
             b.closed = close;
             drop(b);
             self.free_credits.fetch_add(unused, Ordering::AcqRel);
-            self.dropped_queue_full.fetch_add(dropped, Ordering::Relaxed);
+            self.dropped_queue_full
+                .fetch_add(dropped, Ordering::Relaxed);
             for span in spans.drain(..) {
                 pending.push(span);
                 if pending.len() >= self.config.max_export_batch_size {
@@ -367,13 +422,19 @@ impl Inner {
                 &default_resource
             }
         };
-        let batch = SpanBatch { resource, spans: pending, timeout: self.config.export_timeout };
+        let batch = SpanBatch {
+            resource,
+            spans: pending,
+            timeout: self.config.export_timeout,
+        };
         let outcome = catch_unwind(AssertUnwindSafe(|| self.exporter.export(batch)))
             .unwrap_or_else(|_| Err(ExportError::failed("the span exporter panicked")));
         self.export_calls.fetch_add(1, Ordering::Relaxed);
         match &outcome {
             Ok(()) => self.exported.fetch_add(count as u64, Ordering::Relaxed),
-            Err(_) => self.export_failed.fetch_add(count as u64, Ordering::Relaxed),
+            Err(_) => self
+                .export_failed
+                .fetch_add(count as u64, Ordering::Relaxed),
         };
         pending.clear();
         self.free_credits.fetch_add(count, Ordering::AcqRel);
@@ -382,7 +443,9 @@ impl Inner {
 }
 
 fn run(weak: Weak<Inner>) {
-    let Some(config) = weak.upgrade().map(|inner| inner.config) else { return };
+    let Some(config) = weak.upgrade().map(|inner| inner.config) else {
+        return;
+    };
     let mut next_export = Instant::now() + config.scheduled_delay;
     let mut pending: Vec<SpanData> = Vec::with_capacity(config.max_export_batch_size);
     loop {
@@ -394,7 +457,8 @@ fn run(weak: Weak<Inner>) {
             continue;
         }
         inner.wake_pending.store(false, Ordering::Release);
-        let requests = std::mem::take(&mut *inner.requests.lock().unwrap_or_else(|p| p.into_inner()));
+        let requests =
+            std::mem::take(&mut *inner.requests.lock().unwrap_or_else(|p| p.into_inner()));
         let shutting_down = requests.iter().any(|r| matches!(r, Request::Shutdown(_)));
         let result = inner.drain_and_export(&mut pending, shutting_down);
         if Instant::now() >= next_export {

@@ -59,7 +59,10 @@ impl Context {
     /// A copy whose active span is `span` (a local span or one extracted from a carrier).
     #[must_use]
     pub fn with_span_context(&self, span: SpanContext) -> Self {
-        Context { span: Some(span), entries: self.entries.clone() }
+        Context {
+            span: Some(span),
+            entries: self.entries.clone(),
+        }
     }
 
     /// A copy carrying `value`, replacing an earlier value of the same type.
@@ -68,10 +71,18 @@ impl Context {
         let mut entries: Vec<_> = self
             .entries
             .as_ref()
-            .map(|e| e.iter().filter(|(id, _)| *id != TypeId::of::<T>()).cloned().collect())
+            .map(|e| {
+                e.iter()
+                    .filter(|(id, _)| *id != TypeId::of::<T>())
+                    .cloned()
+                    .collect()
+            })
             .unwrap_or_default();
         entries.push((TypeId::of::<T>(), Arc::new(value)));
-        Context { span: self.span.clone(), entries: Some(Arc::new(entries)) }
+        Context {
+            span: self.span.clone(),
+            entries: Some(Arc::new(entries)),
+        }
     }
 
     /// The value of type `T`, if one was attached.
@@ -85,8 +96,13 @@ impl Context {
 
     /// Makes this the current context on this thread until the guard drops.
     pub fn attach(self) -> ContextGuard {
-        let previous = CURRENT.try_with(|c| std::mem::replace(&mut *c.borrow_mut(), self)).ok();
-        ContextGuard { previous, _not_send: PhantomData }
+        let previous = CURRENT
+            .try_with(|c| std::mem::replace(&mut *c.borrow_mut(), self))
+            .ok();
+        ContextGuard {
+            previous,
+            _not_send: PhantomData,
+        }
     }
 }
 
@@ -113,7 +129,13 @@ mod tests {
     use crate::trace::{SpanId, TraceFlags, TraceId, TraceState};
 
     fn sc(n: u8) -> SpanContext {
-        SpanContext::new(TraceId::from_bytes([n; 16]), SpanId::from_bytes([n; 8]), TraceFlags::SAMPLED, false, TraceState::NONE)
+        SpanContext::new(
+            TraceId::from_bytes([n; 16]),
+            SpanId::from_bytes([n; 8]),
+            TraceFlags::SAMPLED,
+            false,
+            TraceState::NONE,
+        )
     }
 
     #[test]
@@ -131,7 +153,10 @@ mod tests {
 
     #[test]
     fn typed_values_replace_by_type() {
-        let cx = Context::new().with_value(1u32).with_value("a").with_value(2u32);
+        let cx = Context::new()
+            .with_value(1u32)
+            .with_value("a")
+            .with_value(2u32);
         assert_eq!(cx.get::<u32>(), Some(&2));
         assert_eq!(cx.get::<&str>(), Some(&"a"));
         assert_eq!(cx.get::<u64>(), None);

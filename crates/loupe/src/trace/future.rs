@@ -67,7 +67,11 @@ pub trait FutureExt: Future + Sized {
     /// the future completes or is dropped (a cancelled future still ends its span).
     fn in_span(self, span: Span) -> InSpan<Self> {
         let cx = Context::current().with_span_context(span.span_context().clone());
-        InSpan { inner: self, cx, span: Some(span) }
+        InSpan {
+            inner: self,
+            cx,
+            span: Some(span),
+        }
     }
 
     /// Runs this future with `cx` attached on every poll.

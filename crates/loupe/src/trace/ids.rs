@@ -25,7 +25,10 @@ pub enum ParseError {
 
 fn parse_hex<const N: usize>(s: &str) -> Result<[u8; N], ParseError> {
     if s.len() != N * 2 {
-        return Err(ParseError::Length { expected: N * 2, got: s.len() });
+        return Err(ParseError::Length {
+            expected: N * 2,
+            got: s.len(),
+        });
     }
     fn nibble(c: u8) -> Result<u8, ParseError> {
         match c {
@@ -214,7 +217,9 @@ fn valid_key(key: &str) -> bool {
             && bytes.len() <= max
             && (bytes[0].is_ascii_lowercase() || (first_may_be_digit && bytes[0].is_ascii_digit()))
             && bytes[1..].iter().all(|&c| {
-                c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, b'_' | b'-' | b'*' | b'/')
+                c.is_ascii_lowercase()
+                    || c.is_ascii_digit()
+                    || matches!(c, b'_' | b'-' | b'*' | b'/')
             })
     }
     match key.split_once('@') {
@@ -229,7 +234,9 @@ fn valid_value(value: &str) -> bool {
     !bytes.is_empty()
         && bytes.len() <= 256
         && bytes.last() != Some(&b' ')
-        && bytes.iter().all(|&c| (0x20..=0x7e).contains(&c) && c != b',' && c != b'=')
+        && bytes
+            .iter()
+            .all(|&c| (0x20..=0x7e).contains(&c) && c != b',' && c != b'=')
 }
 
 impl TraceState {
@@ -249,9 +256,16 @@ impl TraceState {
             entries.push((k, v));
         }
         if entries.len() > MAX_TRACE_STATE_MEMBERS {
-            return Err(ParseError::TraceState(format!("{} members (max 32)", entries.len())));
+            return Err(ParseError::TraceState(format!(
+                "{} members (max 32)",
+                entries.len()
+            )));
         }
-        Ok(if entries.is_empty() { TraceState(None) } else { TraceState(Some(entries.into())) })
+        Ok(if entries.is_empty() {
+            TraceState(None)
+        } else {
+            TraceState(Some(entries.into()))
+        })
     }
 
     /// Parses a `tracestate` header value. Empty list members are allowed and skipped;
@@ -273,7 +287,10 @@ impl TraceState {
 
     /// Renders the `tracestate` header value.
     pub fn header(&self) -> String {
-        self.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(",")
+        self.iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect::<Vec<_>>()
+            .join(",")
     }
 
     /// The value for `key`.
@@ -282,17 +299,28 @@ impl TraceState {
     }
 
     /// A copy with `key` set to `value` and moved to the front, as W3C requires on update.
-    pub fn insert(&self, key: impl Into<String>, value: impl Into<String>) -> Result<Self, ParseError> {
+    pub fn insert(
+        &self,
+        key: impl Into<String>,
+        value: impl Into<String>,
+    ) -> Result<Self, ParseError> {
         let (key, value) = (key.into(), value.into());
         let mut pairs = vec![(key.clone(), value)];
-        pairs.extend(self.iter().filter(|(k, _)| *k != key).map(|(k, v)| (k.to_owned(), v.to_owned())));
+        pairs.extend(
+            self.iter()
+                .filter(|(k, _)| *k != key)
+                .map(|(k, v)| (k.to_owned(), v.to_owned())),
+        );
         pairs.truncate(MAX_TRACE_STATE_MEMBERS);
         TraceState::from_pairs(pairs)
     }
 
     /// The entries in order.
     pub fn iter(&self) -> impl Iterator<Item = (&str, &str)> {
-        self.0.iter().flat_map(|e| e.iter()).map(|(k, v)| (k.as_str(), v.as_str()))
+        self.0
+            .iter()
+            .flat_map(|e| e.iter())
+            .map(|(k, v)| (k.as_str(), v.as_str()))
     }
 
     /// True when there are no entries.
@@ -328,8 +356,20 @@ impl SpanContext {
     };
 
     /// Builds a span context.
-    pub fn new(trace_id: TraceId, span_id: SpanId, flags: TraceFlags, is_remote: bool, state: TraceState) -> Self {
-        SpanContext { trace_id, span_id, flags, is_remote, state }
+    pub fn new(
+        trace_id: TraceId,
+        span_id: SpanId,
+        flags: TraceFlags,
+        is_remote: bool,
+        state: TraceState,
+    ) -> Self {
+        SpanContext {
+            trace_id,
+            span_id,
+            flags,
+            is_remote,
+            state,
+        }
     }
 
     /// The trace id.
@@ -399,8 +439,17 @@ mod tests {
 
     #[test]
     fn uppercase_and_wrong_lengths_are_rejected() {
-        assert_eq!(TraceId::from_hex("4BF92F3577B34DA6A3CE929D0E0E4736"), Err(ParseError::NotHex('B')));
-        assert!(matches!(SpanId::from_hex("abc"), Err(ParseError::Length { expected: 16, got: 3 })));
+        assert_eq!(
+            TraceId::from_hex("4BF92F3577B34DA6A3CE929D0E0E4736"),
+            Err(ParseError::NotHex('B'))
+        );
+        assert!(matches!(
+            SpanId::from_hex("abc"),
+            Err(ParseError::Length {
+                expected: 16,
+                got: 3
+            })
+        ));
     }
 
     #[test]

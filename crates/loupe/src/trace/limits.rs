@@ -72,16 +72,33 @@ mod tests {
     #[test]
     fn defaults_match_the_seed_configuration() {
         let l = SpanLimits::default();
-        assert_eq!((l.max_attributes_per_span, l.max_events_per_span, l.max_links_per_span), (128, 128, 32));
+        assert_eq!(
+            (
+                l.max_attributes_per_span,
+                l.max_events_per_span,
+                l.max_links_per_span
+            ),
+            (128, 128, 32)
+        );
         assert!(l.validate().is_ok());
     }
 
     #[test]
     fn out_of_range_limits_name_the_field() {
-        let err = SpanLimits { max_links_per_span: 1_000_000, ..Default::default() }.validate().unwrap_err();
+        let err = SpanLimits {
+            max_links_per_span: 1_000_000,
+            ..Default::default()
+        }
+        .validate()
+        .unwrap_err();
         assert_eq!(err.field, "max_links_per_span");
         assert!(err.to_string().contains("1000000"), "{err}");
-        let err = SpanLimits { max_attribute_value_length: Some(0), ..Default::default() }.validate().unwrap_err();
+        let err = SpanLimits {
+            max_attribute_value_length: Some(0),
+            ..Default::default()
+        }
+        .validate()
+        .unwrap_err();
         assert_eq!(err.field, "max_attribute_value_length");
     }
 }

@@ -42,12 +42,14 @@ pub use export::{NoopSpanExporter, SpanBatch, SpanExporter};
 #[cfg(feature = "tokio")]
 pub use future::spawn;
 pub use future::{FutureExt, InSpan, WithContext};
-pub use ids::{ParseError, SpanContext, SpanId, TraceFlags, TraceId, TraceState, MAX_TRACE_STATE_MEMBERS};
+pub use ids::{
+    ParseError, SpanContext, SpanId, TraceFlags, TraceId, TraceState, MAX_TRACE_STATE_MEMBERS,
+};
 pub use limits::SpanLimits;
 pub use processor::{SimpleSpanProcessor, SpanProcessor};
 pub use sampler::{
-    AlwaysOffSampler, AlwaysOnSampler, ParentBasedSampler, RateLimitingSampler, Sampler, SamplingDecision,
-    SamplingParams, SamplingResult, TraceIdRatioSampler,
+    AlwaysOffSampler, AlwaysOnSampler, ParentBasedSampler, RateLimitingSampler, Sampler,
+    SamplingDecision, SamplingParams, SamplingResult, TraceIdRatioSampler,
 };
 pub use span::{EnteredSpan, Event, Link, Span, SpanData, SpanKind, Status};
 pub use tracer::{SpanBuilder, Tracer, TracerProvider, TracerProviderBuilder};

@@ -40,7 +40,10 @@ pub struct SimpleSpanProcessor {
 impl SimpleSpanProcessor {
     /// Wraps an exporter.
     pub fn new(exporter: impl SpanExporter) -> Self {
-        SimpleSpanProcessor { exporter: Mutex::new(Box::new(exporter)), resource: OnceLock::new() }
+        SimpleSpanProcessor {
+            exporter: Mutex::new(Box::new(exporter)),
+            resource: OnceLock::new(),
+        }
     }
 }
 
@@ -51,15 +54,25 @@ impl SpanProcessor for SimpleSpanProcessor {
         }
         let resource = self.resource.get_or_init(|| Arc::new(Resource::default()));
         let exporter = self.exporter.lock().unwrap_or_else(|p| p.into_inner());
-        let _ = exporter.export(SpanBatch { resource, spans: std::slice::from_ref(&span), timeout: Duration::from_secs(30) });
+        let _ = exporter.export(SpanBatch {
+            resource,
+            spans: std::slice::from_ref(&span),
+            timeout: Duration::from_secs(30),
+        });
     }
 
     fn force_flush(&self, _timeout: Duration) -> Result<(), ExportError> {
-        self.exporter.lock().unwrap_or_else(|p| p.into_inner()).force_flush()
+        self.exporter
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .force_flush()
     }
 
     fn shutdown(&self, _timeout: Duration) -> Result<(), ExportError> {
-        self.exporter.lock().unwrap_or_else(|p| p.into_inner()).shutdown()
+        self.exporter
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .shutdown()
     }
 
     fn set_resource(&self, resource: &Arc<Resource>) {

@@ -32,7 +32,11 @@ pub struct SamplingResult {
 
 impl SamplingResult {
     fn of(decision: SamplingDecision) -> Self {
-        SamplingResult { decision, attributes: Vec::new(), trace_state: None }
+        SamplingResult {
+            decision,
+            attributes: Vec::new(),
+            trace_state: None,
+        }
     }
 }
 
@@ -110,7 +114,11 @@ impl Sampler for TraceIdRatioSampler {
             bytes[8], bytes[9], bytes[10], bytes[11], bytes[12], bytes[13], bytes[14], bytes[15],
         ]) >> 1;
         let sampled = self.ratio >= 1.0 || low < self.threshold;
-        SamplingResult::of(if sampled { SamplingDecision::RecordAndSample } else { SamplingDecision::Drop })
+        SamplingResult::of(if sampled {
+            SamplingDecision::RecordAndSample
+        } else {
+            SamplingDecision::Drop
+        })
     }
 }
 
@@ -203,13 +211,21 @@ impl RateLimitingSampler {
     /// At most `traces_per_second` (> 0, finite) sampled traces per second.
     pub fn new(traces_per_second: f64) -> Result<Self, ConfigError> {
         if !(traces_per_second.is_finite() && traces_per_second > 0.0) {
-            return Err(ConfigError::new("sampling.rate", traces_per_second, "a positive number of traces per second"));
+            return Err(ConfigError::new(
+                "sampling.rate",
+                traces_per_second,
+                "a positive number of traces per second",
+            ));
         }
         let interval_ns = ((1e9 / traces_per_second) as u64).max(1);
         // Allow a burst of one second's worth (at least one trace).
         let burst_ns = 1_000_000_000u64.max(interval_ns);
         let _ = epoch();
-        Ok(RateLimitingSampler { interval_ns, burst_ns, tat: AtomicU64::new(0) })
+        Ok(RateLimitingSampler {
+            interval_ns,
+            burst_ns,
+            tat: AtomicU64::new(0),
+        })
     }
 
     fn try_acquire(&self) -> bool {
@@ -221,7 +237,10 @@ impl RateLimitingSampler {
             if next > now {
                 return false;
             }
-            match self.tat.compare_exchange_weak(tat, next, Ordering::Relaxed, Ordering::Relaxed) {
+            match self
+                .tat
+                .compare_exchange_weak(tat, next, Ordering::Relaxed, Ordering::Relaxed)
+            {
                 Ok(_) => return true,
                 Err(actual) => tat = actual,
             }
@@ -245,18 +264,32 @@ mod tests {
     use crate::trace::{SpanId, TraceFlags};
 
     fn params(parent: Option<&SpanContext>, trace_id: TraceId) -> SamplingParams<'_> {
-        SamplingParams { parent, trace_id, name: "s", kind: SpanKind::Internal, attributes: &[], links: &[] }
+        SamplingParams {
+            parent,
+            trace_id,
+            name: "s",
+            kind: SpanKind::Internal,
+            attributes: &[],
+            links: &[],
+        }
     }
 
     #[test]
     fn ratio_sampler_keeps_about_the_ratio() {
         let s = TraceIdRatioSampler::new(0.25).unwrap();
         let kept = (0..20_000)
-            .filter(|_| s.should_sample(&params(None, TraceId::random())).decision == SamplingDecision::RecordAndSample)
+            .filter(|_| {
+                s.should_sample(&params(None, TraceId::random())).decision
+                    == SamplingDecision::RecordAndSample
+            })
             .count();
         assert!((4_000..6_000).contains(&kept), "kept {kept} of 20000");
         let all = TraceIdRatioSampler::new(1.0).unwrap();
-        assert_eq!(all.should_sample(&params(None, TraceId::from_bytes([0xff; 16]))).decision, SamplingDecision::RecordAndSample);
+        assert_eq!(
+            all.should_sample(&params(None, TraceId::from_bytes([0xff; 16])))
+                .decision,
+            SamplingDecision::RecordAndSample
+        );
     }
 
     #[test]
@@ -273,11 +306,34 @@ mod tests {
     #[test]
     fn parent_based_follows_the_parent() {
         let s = ParentBasedSampler::new(AlwaysOffSampler);
-        let sampled = SpanContext::new(TraceId::random(), SpanId::random(), TraceFlags::SAMPLED, true, TraceState::NONE);
-        let unsampled = SpanContext::new(TraceId::random(), SpanId::random(), TraceFlags::NONE, false, TraceState::NONE);
-        assert_eq!(s.should_sample(&params(Some(&sampled), sampled.trace_id())).decision, SamplingDecision::RecordAndSample);
-        assert_eq!(s.should_sample(&params(Some(&unsampled), unsampled.trace_id())).decision, SamplingDecision::Drop);
-        assert_eq!(s.should_sample(&params(None, TraceId::random())).decision, SamplingDecision::Drop);
+        let sampled = SpanContext::new(
+            TraceId::random(),
+            SpanId::random(),
+            TraceFlags::SAMPLED,
+            true,
+            TraceState::NONE,
+        );
+        let unsampled = SpanContext::new(
+            TraceId::random(),
+            SpanId::random(),
+            TraceFlags::NONE,
+            false,
+            TraceState::NONE,
+        );
+        assert_eq!(
+            s.should_sample(&params(Some(&sampled), sampled.trace_id()))
+                .decision,
+            SamplingDecision::RecordAndSample
+        );
+        assert_eq!(
+            s.should_sample(&params(Some(&unsampled), unsampled.trace_id()))
+                .decision,
+            SamplingDecision::Drop
+        );
+        assert_eq!(
+            s.should_sample(&params(None, TraceId::random())).decision,
+            SamplingDecision::Drop
+        );
     }
 
     #[test]

@@ -43,7 +43,9 @@ pub enum Status {
 impl Status {
     /// An error status with a description.
     pub fn error(description: impl Into<Cow<'static, str>>) -> Self {
-        Status::Error { description: description.into() }
+        Status::Error {
+            description: description.into(),
+        }
     }
 }
 
@@ -74,12 +76,20 @@ pub struct Link {
 impl Link {
     /// A link with no attributes.
     pub fn new(span_context: SpanContext) -> Self {
-        Link { span_context, attributes: Vec::new(), dropped_attributes_count: 0 }
+        Link {
+            span_context,
+            attributes: Vec::new(),
+            dropped_attributes_count: 0,
+        }
     }
 
     /// A link with attributes.
     pub fn with_attributes(span_context: SpanContext, attributes: Vec<KeyValue>) -> Self {
-        Link { span_context, attributes, dropped_attributes_count: 0 }
+        Link {
+            span_context,
+            attributes,
+            dropped_attributes_count: 0,
+        }
     }
 }
 
@@ -121,7 +131,10 @@ pub struct SpanData {
 impl SpanData {
     /// The value of an attribute, if set.
     pub fn attribute(&self, key: &str) -> Option<&Value> {
-        self.attributes.iter().find(|kv| kv.key.as_str() == key).map(|kv| &kv.value)
+        self.attributes
+            .iter()
+            .find(|kv| kv.key.as_str() == key)
+            .map(|kv| &kv.value)
     }
 }
 
@@ -199,7 +212,10 @@ impl Span {
     /// A span that records nothing, with the given context (useful to represent a remote
     /// parent, or in code paths with telemetry switched off).
     pub fn non_recording(context: SpanContext) -> Self {
-        Span { context, recording: None }
+        Span {
+            context,
+            recording: None,
+        }
     }
 
     /// The span's context (ids, flags, trace state), for propagation and parenting.
@@ -249,7 +265,9 @@ impl Span {
         timestamp: SystemTime,
         attributes: Vec<KeyValue>,
     ) {
-        let Some(rec) = &mut self.recording else { return };
+        let Some(rec) = &mut self.recording else {
+            return;
+        };
         if rec.data.events.len() >= rec.limits.max_events_per_span as usize {
             rec.data.dropped_events_count = rec.data.dropped_events_count.saturating_add(1);
             return;
@@ -259,13 +277,20 @@ impl Span {
             rec.limits.max_attributes_per_event as usize,
             rec.limits.max_attribute_value_length,
         );
-        rec.data.events.push(Event { name: name.into(), timestamp, attributes, dropped_attributes_count });
+        rec.data.events.push(Event {
+            name: name.into(),
+            timestamp,
+            attributes,
+            dropped_attributes_count,
+        });
     }
 
     /// Adds a link to another span after the start (prefer links on the builder: samplers
     /// only see those).
     pub fn add_link(&mut self, link: Link) {
-        let Some(rec) = &mut self.recording else { return };
+        let Some(rec) = &mut self.recording else {
+            return;
+        };
         if rec.data.links.len() >= rec.limits.max_links_per_span as usize {
             rec.data.dropped_links_count = rec.data.dropped_links_count.saturating_add(1);
             return;
@@ -289,7 +314,11 @@ impl Span {
     }
 
     /// Records an `exception` event from a type name and a message.
-    pub fn record_exception_parts(&mut self, exception_type: impl Into<Value>, message: impl Into<Value>) {
+    pub fn record_exception_parts(
+        &mut self,
+        exception_type: impl Into<Value>,
+        message: impl Into<Value>,
+    ) {
         if self.recording.is_some() {
             self.add_event(
                 "exception",
@@ -312,7 +341,9 @@ impl Span {
 
     /// Sets the status. `Unset` is ignored, and once `Ok` the status is final.
     pub fn set_status(&mut self, status: Status) {
-        let Some(rec) = &mut self.recording else { return };
+        let Some(rec) = &mut self.recording else {
+            return;
+        };
         match (&rec.data.status, &status) {
             (_, Status::Unset) | (Status::Ok, _) => {}
             _ => rec.data.status = status,
@@ -334,7 +365,9 @@ impl Span {
     /// Ends the span at the given time.
     pub fn end_with_timestamp(&mut self, timestamp: SystemTime) {
         if let Some(rec) = self.recording.take() {
-            let Recording { mut data, provider, .. } = *rec;
+            let Recording {
+                mut data, provider, ..
+            } = *rec;
             data.end_time = timestamp.max(data.start_time);
             with_provider(provider, |shared| shared.on_end(data));
         }
@@ -343,13 +376,18 @@ impl Span {
     /// Makes this span the current one on this thread until the guard drops; spans started
     /// meanwhile become its children. The span itself still ends when it is dropped.
     pub fn enter(&self) -> ContextGuard {
-        Context::current().with_span_context(self.context.clone()).attach()
+        Context::current()
+            .with_span_context(self.context.clone())
+            .attach()
     }
 
     /// Makes this span current and ends it when the returned guard drops.
     pub fn entered(self) -> EnteredSpan {
         let guard = self.enter();
-        EnteredSpan { span: self, _guard: guard }
+        EnteredSpan {
+            span: self,
+            _guard: guard,
+        }
     }
 }
 
@@ -383,5 +421,8 @@ impl std::ops::DerefMut for EnteredSpan {
 pub(crate) fn short_type_name<E: ?Sized>() -> &'static str {
     let full = std::any::type_name::<E>();
     let base = full.split('<').next().unwrap_or(full);
-    base.rsplit("::").next().unwrap_or(base).trim_start_matches("dyn ")
+    base.rsplit("::")
+        .next()
+        .unwrap_or(base)
+        .trim_start_matches("dyn ")
 }

@@ -4,7 +4,9 @@ use super::context::Context;
 use super::ids::{SpanContext, SpanId, TraceFlags, TraceId};
 use super::limits::SpanLimits;
 use super::processor::SpanProcessor;
-use super::sampler::{ParentBasedSampler, AlwaysOnSampler, Sampler, SamplingDecision, SamplingParams};
+use super::sampler::{
+    AlwaysOnSampler, ParentBasedSampler, Sampler, SamplingDecision, SamplingParams,
+};
 use super::span::{limited_attributes, Link, Recording, Span, SpanData, SpanKind, Status};
 use crate::common::attribute::{Key, KeyValue, Value};
 use crate::common::error::{ConfigError, ExportError};
@@ -87,7 +89,11 @@ thread_local! {
 }
 
 fn lookup_global(id: ProviderId) -> Option<Arc<TracerShared>> {
-    registry().lock().unwrap_or_else(|p| p.into_inner()).get(&id).and_then(Weak::upgrade)
+    registry()
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .get(&id)
+        .and_then(Weak::upgrade)
 }
 
 /// Runs `f` with the provider `id`, if it still exists.
@@ -138,7 +144,10 @@ struct ProviderOwner {
 impl Drop for ProviderOwner {
     fn drop(&mut self) {
         let _ = self.shared.shutdown(Duration::from_secs(5));
-        registry().lock().unwrap_or_else(|p| p.into_inner()).remove(&self.shared.id);
+        registry()
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(&self.shared.id);
     }
 }
 
@@ -160,7 +169,10 @@ impl TracerProvider {
 
     /// A tracer for an instrumentation scope (a crate, module or component name).
     pub fn tracer(&self, scope: impl Into<InstrumentationScope>) -> Tracer {
-        Tracer { shared: Arc::clone(&self.owner.shared), scope: scope.into().intern() }
+        Tracer {
+            shared: Arc::clone(&self.owner.shared),
+            scope: scope.into().intern(),
+        }
     }
 
     /// The provider's resource.
@@ -241,8 +253,13 @@ impl TracerProviderBuilder {
             processors: self.processors,
             is_shutdown: AtomicBool::new(false),
         });
-        registry().lock().unwrap_or_else(|p| p.into_inner()).insert(shared.id, Arc::downgrade(&shared));
-        Ok(TracerProvider { owner: Arc::new(ProviderOwner { shared }) })
+        registry()
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(shared.id, Arc::downgrade(&shared));
+        Ok(TracerProvider {
+            owner: Arc::new(ProviderOwner { shared }),
+        })
     }
 }
 
@@ -255,7 +272,9 @@ pub struct Tracer {
 
 impl std::fmt::Debug for Tracer {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Tracer").field("scope", &self.scope).finish()
+        f.debug_struct("Tracer")
+            .field("scope", &self.scope)
+            .finish()
     }
 }
 
@@ -284,7 +303,11 @@ impl Tracer {
     }
 
     /// Runs `f` inside a new span that is current for its duration, then ends it.
-    pub fn in_span<T>(&self, name: impl Into<Cow<'static, str>>, f: impl FnOnce(&mut Span) -> T) -> T {
+    pub fn in_span<T>(
+        &self,
+        name: impl Into<Cow<'static, str>>,
+        f: impl FnOnce(&mut Span) -> T,
+    ) -> T {
         let mut span = self.start(name);
         let _guard = span.enter();
         f(&mut span)
@@ -371,7 +394,9 @@ impl SpanBuilder<'_> {
             Parent::Explicit(sc) => Some(sc),
         }
         .filter(SpanContext::is_valid);
-        let trace_id = parent.as_ref().map_or_else(TraceId::random, SpanContext::trace_id);
+        let trace_id = parent
+            .as_ref()
+            .map_or_else(TraceId::random, SpanContext::trace_id);
         let result = shared.sampler.should_sample(&SamplingParams {
             parent: parent.as_ref(),
             trace_id,
@@ -415,13 +440,19 @@ impl SpanBuilder<'_> {
                     limits.max_attributes_per_link as usize,
                     limits.max_attribute_value_length,
                 );
-                Link { span_context: l.span_context, attributes, dropped_attributes_count: l.dropped_attributes_count + dropped }
+                Link {
+                    span_context: l.span_context,
+                    attributes,
+                    dropped_attributes_count: l.dropped_attributes_count + dropped,
+                }
             })
             .collect();
         let start_time = self.start_time.unwrap_or_else(SystemTime::now);
         let mut data = SpanData {
             span_context: context.clone(),
-            parent_span_id: parent.as_ref().map_or(SpanId::INVALID, SpanContext::span_id),
+            parent_span_id: parent
+                .as_ref()
+                .map_or(SpanId::INVALID, SpanContext::span_id),
             parent_is_remote: parent.as_ref().is_some_and(SpanContext::is_remote),
             name: self.name,
             kind: self.kind,
@@ -439,6 +470,13 @@ impl SpanBuilder<'_> {
         for p in &shared.processors {
             p.on_start(&mut data, parent.as_ref());
         }
-        Span::new(context, Some(Box::new(Recording { data, limits, provider: shared.id })))
+        Span::new(
+            context,
+            Some(Box::new(Recording {
+                data,
+                limits,
+                provider: shared.id,
+            })),
+        )
     }
 }
