@@ -24,6 +24,10 @@ impl Key {
         &self.0
     }
 
+    pub(crate) fn as_cow(&self) -> &Cow<'static, str> {
+        &self.0
+    }
+
     /// Builds a [`KeyValue`] from this key.
     pub fn value(self, value: impl Into<Value>) -> KeyValue {
         KeyValue {

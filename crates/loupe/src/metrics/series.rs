@@ -9,6 +9,7 @@ use super::cells::{ExponentialCells, HistogramCells, LastValue, StripedSum};
 use crate::common::attribute::{normalize, KeyValue, Value};
 use crate::common::stats::sdk_stats;
 use rustc_hash::{FxHashMap, FxHasher};
+use std::borrow::Cow;
 use std::cell::RefCell;
 use std::hash::{Hash, Hasher};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -66,13 +67,69 @@ impl Series {
             return false;
         }
         // Callers usually pass attributes in the same order every time.
-        if attrs.iter().zip(&self.attributes).all(|(a, b)| a == b) {
+        if attrs.iter().zip(&self.attributes).all(|(a, b)| kv_eq(a, b)) {
             return true;
         }
         attrs
             .iter()
-            .all(|kv| self.attributes.iter().any(|s| s == kv))
+            .all(|kv| self.attributes.iter().any(|s| kv_eq(s, kv)))
     }
+}
+
+/// Equality that first compares string pointers: attribute strings are usually the same
+/// `&'static str` every call, which makes the comparison a pointer check, not a `memcmp`.
+#[inline]
+fn str_eq(a: &Cow<'static, str>, b: &Cow<'static, str>) -> bool {
+    (a.as_ptr() == b.as_ptr() && a.len() == b.len()) || a == b
+}
+
+#[inline]
+fn kv_eq(a: &KeyValue, b: &KeyValue) -> bool {
+    str_eq(a.key.as_cow(), b.key.as_cow())
+        && match (&a.value, &b.value) {
+            (Value::String(x), Value::String(y)) => str_eq(x, y),
+            (x, y) => x == y,
+        }
+}
+
+/// A cheap identity for a string: its address for static strings (no bytes read), its
+/// content for owned ones. Equal identities are verified by [`kv_eq`], so a collision
+/// only costs a cache miss.
+#[inline]
+fn str_identity(s: &Cow<'static, str>) -> u64 {
+    match s {
+        Cow::Borrowed(b) => (b.as_ptr() as u64) ^ ((b.len() as u64) << 48),
+        Cow::Owned(o) => {
+            let mut h = FxHasher::default();
+            o.hash(&mut h);
+            h.finish()
+        }
+    }
+}
+
+#[inline]
+fn value_identity(v: &Value) -> u64 {
+    match v {
+        Value::Bool(b) => u64::from(*b) ^ 0xB001,
+        Value::I64(i) => *i as u64,
+        Value::F64(f) => f.to_bits(),
+        Value::String(s) => str_identity(s),
+        Value::Array(_) => {
+            let mut h = FxHasher::default();
+            v.hash(&mut h);
+            h.finish()
+        }
+    }
+}
+
+/// The per-thread cache's key for a raw attribute slice: order-insensitive, and cheap.
+#[inline]
+fn identity_hash(attrs: &[KeyValue]) -> u64 {
+    attrs.iter().fold(0u64, |acc, kv| {
+        let h = (str_identity(kv.key.as_cow()).rotate_left(29) ^ value_identity(&kv.value))
+            .wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        acc.wrapping_add(h ^ (h >> 32))
+    })
 }
 
 /// The attribute set `otel.metric.overflow=true` that overflowing measurements fold into.
@@ -153,7 +210,7 @@ impl SeriesMap {
     /// Runs `f` on the series for `attrs`, creating it if needed.
     #[inline]
     pub(crate) fn with_series(&self, attrs: &[KeyValue], f: impl FnOnce(&Series)) {
-        let hash = hash_attributes(attrs);
+        let hash = identity_hash(attrs);
         let slot = slot_index(self.instrument_id, hash);
         let mut f = Some(f);
         let _ = CACHE.try_with(|cache| {
@@ -171,7 +228,7 @@ impl SeriesMap {
             }
         });
         let Some(f) = f else { return };
-        let (series, cacheable) = self.lookup_or_insert(attrs, hash);
+        let (series, cacheable) = self.lookup_or_insert(attrs);
         if cacheable {
             let _ = CACHE.try_with(|cache| {
                 if let Ok(mut cache) = cache.try_borrow_mut() {
@@ -191,11 +248,11 @@ impl SeriesMap {
 
     /// The series for `attrs`, for a bound handle.
     pub(crate) fn bind(&self, attrs: &[KeyValue]) -> Arc<Series> {
-        self.lookup_or_insert(attrs, hash_attributes(attrs)).0
+        self.lookup_or_insert(attrs).0
     }
 
-    /// Returns the series and whether the raw attributes may be cached under `raw_hash`.
-    fn lookup_or_insert(&self, attrs: &[KeyValue], raw_hash: u64) -> (Arc<Series>, bool) {
+    /// Returns the series and whether the raw attributes may be cached for it.
+    fn lookup_or_insert(&self, attrs: &[KeyValue]) -> (Arc<Series>, bool) {
         let mut normalized: Vec<KeyValue> = attrs.to_vec();
         let before = normalized.len();
         normalized.retain(|kv| !kv.key.as_str().is_empty());
@@ -206,8 +263,9 @@ impl SeriesMap {
         }
         normalize(&mut normalized);
         let hash = hash_attributes(&normalized);
-        // The cache compares raw attributes against the stored set: only exact sets qualify.
-        let cacheable = hash == raw_hash && normalized.len() == attrs.len();
+        // The cache compares raw attributes against the stored set: only sets without
+        // duplicate or empty keys can match it exactly.
+        let cacheable = normalized.len() == attrs.len();
         {
             let table = self.table.read().unwrap_or_else(|p| p.into_inner());
             if let Some(found) = find(&table, hash, &normalized) {

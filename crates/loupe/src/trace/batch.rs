@@ -370,24 +370,25 @@ impl Inner {
         }
     }
 
+    /// Swaps every thread's buffer for an empty one that keeps its capacity (so buffers
+    /// never regrow from zero), then exports straight from the swapped-out buffers.
     fn drain_and_export(
         &self,
-        pending: &mut Vec<SpanData>,
+        spare: &mut Vec<Vec<SpanData>>,
         close: bool,
     ) -> Result<(), ExportError> {
         let mut result = Ok(());
-        let buffers: Vec<_> = {
-            let mut all = self.buffers.lock().unwrap_or_else(|p| p.into_inner());
-            // A buffer only we hold belongs to a thread that exited; drop it once empty.
-            all.retain(|b| {
-                Arc::strong_count(b) > 1 || b.lock().map(|b| !b.spans.is_empty()).unwrap_or(false)
-            });
-            all.clone()
-        };
+        let buffers: Vec<_> = self
+            .buffers
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone();
+        let batch_size = self.config.max_export_batch_size;
         for buf in &buffers {
+            let mut spans = spare.pop().unwrap_or_default();
             let mut b = buf.lock().unwrap_or_else(|p| p.into_inner());
-            // Take the spans and return unused credits, so idle threads do not hold queue space.
-            let mut spans = std::mem::take(&mut b.spans);
+            std::mem::swap(&mut b.spans, &mut spans);
+            // Return unused credits, so idle threads do not hold queue space.
             let unused = std::mem::take(&mut b.credits);
             let dropped = std::mem::take(&mut b.dropped);
             b.closed = close;
@@ -395,25 +396,31 @@ impl Inner {
             self.free_credits.fetch_add(unused, Ordering::AcqRel);
             self.dropped_queue_full
                 .fetch_add(dropped, Ordering::Relaxed);
-            for span in spans.drain(..) {
-                pending.push(span);
-                if pending.len() >= self.config.max_export_batch_size {
-                    if let Err(e) = self.export(pending) {
-                        result = Err(e);
-                    }
+            for chunk in spans.chunks(batch_size) {
+                if let Err(e) = self.export(chunk) {
+                    result = Err(e);
                 }
             }
+            spans.clear();
+            spare.push(spans);
         }
-        if !pending.is_empty() {
-            if let Err(e) = self.export(pending) {
-                result = Err(e);
-            }
-        }
+        drop(buffers);
+        // A buffer only the registry holds belongs to a thread that exited. Forget it once
+        // it holds nothing: the thread may have recorded more after it was drained.
+        self.buffers
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .retain(|b| {
+                Arc::strong_count(b) > 1
+                    || b.lock()
+                        .map(|b| !b.spans.is_empty() || b.dropped > 0)
+                        .unwrap_or(false)
+            });
         result
     }
 
-    fn export(&self, pending: &mut Vec<SpanData>) -> Result<(), ExportError> {
-        let count = pending.len();
+    fn export(&self, spans: &[SpanData]) -> Result<(), ExportError> {
+        let count = spans.len();
         let default_resource;
         let resource = match self.resource.get() {
             Some(r) => r,
@@ -424,7 +431,7 @@ impl Inner {
         };
         let batch = SpanBatch {
             resource,
-            spans: pending,
+            spans,
             timeout: self.config.export_timeout,
         };
         let outcome = catch_unwind(AssertUnwindSafe(|| self.exporter.export(batch)))
@@ -436,7 +443,6 @@ impl Inner {
                 .export_failed
                 .fetch_add(count as u64, Ordering::Relaxed),
         };
-        pending.clear();
         self.free_credits.fetch_add(count, Ordering::AcqRel);
         outcome
     }
@@ -447,7 +453,7 @@ fn run(weak: Weak<Inner>) {
         return;
     };
     let mut next_export = Instant::now() + config.scheduled_delay;
-    let mut pending: Vec<SpanData> = Vec::with_capacity(config.max_export_batch_size);
+    let mut spare: Vec<Vec<SpanData>> = Vec::new();
     loop {
         let Some(inner) = weak.upgrade() else { return };
         let now = Instant::now();
@@ -460,7 +466,7 @@ fn run(weak: Weak<Inner>) {
         let requests =
             std::mem::take(&mut *inner.requests.lock().unwrap_or_else(|p| p.into_inner()));
         let shutting_down = requests.iter().any(|r| matches!(r, Request::Shutdown(_)));
-        let result = inner.drain_and_export(&mut pending, shutting_down);
+        let result = inner.drain_and_export(&mut spare, shutting_down);
         if Instant::now() >= next_export {
             next_export = Instant::now() + config.scheduled_delay;
         }

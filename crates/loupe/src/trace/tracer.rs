@@ -472,11 +472,11 @@ impl SpanBuilder<'_> {
         }
         Span::new(
             context,
-            Some(Box::new(Recording {
+            Some(Recording {
                 data,
                 limits,
                 provider: shared.id,
-            })),
+            }),
         )
     }
 }
