@@ -79,13 +79,13 @@ impl Series {
 /// Equality that first compares string pointers: attribute strings are usually the same
 /// `&'static str` every call, which makes the comparison a pointer check, not a `memcmp`.
 #[inline]
-fn str_eq(a: &Cow<'static, str>, b: &Cow<'static, str>) -> bool {
+fn str_eq(a: &str, b: &str) -> bool {
     (a.as_ptr() == b.as_ptr() && a.len() == b.len()) || a == b
 }
 
 #[inline]
 fn kv_eq(a: &KeyValue, b: &KeyValue) -> bool {
-    str_eq(a.key.as_cow(), b.key.as_cow())
+    str_eq(a.key.as_str(), b.key.as_str())
         && match (&a.value, &b.value) {
             (Value::String(x), Value::String(y)) => str_eq(x, y),
             (x, y) => x == y,
@@ -96,6 +96,7 @@ fn kv_eq(a: &KeyValue, b: &KeyValue) -> bool {
 /// content for owned ones. Equal identities are verified by [`kv_eq`], so a collision
 /// only costs a cache miss.
 #[inline]
+#[allow(clippy::ptr_arg)] // The variant matters: static strings are identified by address.
 fn str_identity(s: &Cow<'static, str>) -> u64 {
     match s {
         Cow::Borrowed(b) => (b.as_ptr() as u64) ^ ((b.len() as u64) << 48),
