@@ -67,3 +67,26 @@ impl ExportError {
         }
     }
 }
+
+/// Waits for a background worker's answer to a flush or shutdown request, at most
+/// `timeout`; a worker that is gone counts as shut down.
+pub(crate) fn await_reply(
+    reply: &std::sync::mpsc::Receiver<Result<(), ExportError>>,
+    timeout: Duration,
+) -> Result<(), ExportError> {
+    match reply.recv_timeout(timeout) {
+        Ok(result) => result,
+        Err(std::sync::mpsc::RecvTimeoutError::Timeout) => Err(ExportError::Timeout(timeout)),
+        Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => Err(ExportError::Shutdown),
+    }
+}
+
+/// Joins a worker thread after a successful shutdown, unless called from that thread.
+pub(crate) fn join_worker(handle: &std::sync::Mutex<Option<std::thread::JoinHandle<()>>>) {
+    let taken = handle.lock().unwrap_or_else(|p| p.into_inner()).take();
+    if let Some(handle) = taken {
+        if handle.thread().id() != std::thread::current().id() {
+            let _ = handle.join();
+        }
+    }
+}

@@ -199,11 +199,7 @@ impl PeriodicReader {
             .requests
             .push((request, tx));
         self.inner.wake.notify_all();
-        match rx.recv_timeout(timeout) {
-            Ok(result) => result,
-            Err(std::sync::mpsc::RecvTimeoutError::Timeout) => Err(ExportError::Timeout(timeout)),
-            Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => Err(ExportError::Shutdown),
-        }
+        crate::common::error::await_reply(&rx, timeout)
     }
 
     /// Collects and exports now, waiting at most `timeout`.
@@ -215,15 +211,7 @@ impl PeriodicReader {
     pub fn shutdown(&self, timeout: Duration) -> Result<(), ExportError> {
         let result = self.request(Request::Shutdown, timeout);
         if result.is_ok() {
-            if let Some(handle) = self
-                .inner
-                .handle
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .take()
-            {
-                let _ = handle.join();
-            }
+            crate::common::error::join_worker(&self.inner.handle);
         }
         result
     }

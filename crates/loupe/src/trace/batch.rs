@@ -236,11 +236,7 @@ impl BatchSpanProcessor {
             .unwrap_or_else(|p| p.into_inner())
             .push(make(tx));
         inner.wake();
-        match rx.recv_timeout(timeout) {
-            Ok(result) => result,
-            Err(mpsc::RecvTimeoutError::Timeout) => Err(ExportError::Timeout(timeout)),
-            Err(mpsc::RecvTimeoutError::Disconnected) => Err(ExportError::Shutdown),
-        }
+        crate::common::error::await_reply(&rx, timeout)
     }
 }
 
@@ -284,17 +280,7 @@ impl SpanProcessor for BatchSpanProcessor {
         }
         let result = self.request(Request::Shutdown, timeout);
         if result.is_ok() {
-            if let Some(handle) = self
-                .inner
-                .handle
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .take()
-            {
-                if handle.thread().id() != thread::current().id() {
-                    let _ = handle.join();
-                }
-            }
+            crate::common::error::join_worker(&self.inner.handle);
         }
         result
     }
