@@ -23,9 +23,15 @@ pub trait Span: Send + Sync + 'static {
 }
 
 /// A span handle from a [`Telemetry`](super::Telemetry) implementation.
+///
+/// One pointer wide, so `Option<BoxedSpan>` costs nothing to return when telemetry is off.
 #[derive(Clone)]
 pub struct BoxedSpan {
-    inner: Arc<dyn Span>,
+    inner: Arc<Boxed>,
+}
+
+struct Boxed {
+    span: Box<dyn Span>,
     attributes: HashMap<String, String>,
     name: String,
 }
@@ -33,9 +39,9 @@ pub struct BoxedSpan {
 impl std::fmt::Debug for BoxedSpan {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("BoxedSpan")
-            .field("name", &self.name)
-            .field("attributes", &self.attributes)
-            .field("context", &self.inner.span_context())
+            .field("name", &self.inner.name)
+            .field("attributes", &self.inner.attributes)
+            .field("context", &self.inner.span.span_context())
             .finish()
     }
 }
@@ -44,40 +50,42 @@ impl BoxedSpan {
     /// Wraps an implementation with its name and creation attributes.
     pub fn new<S: Span>(span: S, name: String, attributes: HashMap<String, String>) -> Self {
         BoxedSpan {
-            inner: Arc::new(span),
-            attributes,
-            name,
+            inner: Arc::new(Boxed {
+                span: Box::new(span),
+                attributes,
+                name,
+            }),
         }
     }
 
     /// The span's name.
     pub fn name(&self) -> &str {
-        &self.name
+        &self.inner.name
     }
 
     /// The attributes given at creation.
     pub fn attributes(&self) -> &HashMap<String, String> {
-        &self.attributes
+        &self.inner.attributes
     }
 
     /// Sets the status.
     pub fn set_status(&self, status: SpanStatus, description: Option<&str>) {
-        self.inner.set_status(status, description);
+        self.inner.span.set_status(status, description);
     }
 
     /// Adds an event.
     pub fn add_event(&self, name: &str, attributes: Option<HashMap<String, String>>) {
-        self.inner.add_event(name, attributes);
+        self.inner.span.add_event(name, attributes);
     }
 
     /// Sets an attribute.
     pub fn set_attribute(&self, key: &str, value: &str) {
-        self.inner.set_attribute(key, value);
+        self.inner.span.set_attribute(key, value);
     }
 
     /// Ends the span.
     pub fn end(self) {
-        self.inner.end();
+        self.inner.span.end();
     }
 
     /// A guard that ends the span when dropped (so early returns and `?` still end it).
@@ -87,7 +95,7 @@ impl BoxedSpan {
 
     /// The span's context.
     pub fn span_context(&self) -> Option<SpanContext> {
-        self.inner.span_context()
+        self.inner.span.span_context()
     }
 
     /// The trace id in hex (seed 000 §3.3's log correlation).
@@ -112,7 +120,7 @@ pub struct SpanGuard<'a> {
 impl Drop for SpanGuard<'_> {
     fn drop(&mut self) {
         if let Some(span) = self.span.take() {
-            span.inner.end();
+            span.inner.span.end();
         }
     }
 }
