@@ -58,3 +58,97 @@ static STATS: SdkStats = SdkStats {
 pub fn sdk_stats() -> &'static SdkStats {
     &STATS
 }
+
+/// Upper bounds, in seconds, of the export-duration buckets.
+pub const EXPORT_DURATION_BOUNDS: [f64; 12] = [
+    0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0,
+];
+
+/// The health of one exporter: what it delivered, dropped, failed and retried, and how long
+/// its exports took. Published by every meter provider as `loupe.sdk.exporter.*` metrics.
+#[derive(Debug)]
+pub struct ExporterStats {
+    /// The exporter, e.g. `otlp_grpc`, `zipkin`, `statsd`.
+    pub exporter: &'static str,
+    /// The signal: `traces`, `metrics` or `logs`.
+    pub signal: &'static str,
+    /// Items (spans, data points, log records) the peer accepted.
+    pub exported: StatCounter,
+    /// Items in exports that failed for good (after retries, or not retryable).
+    pub failed: StatCounter,
+    /// Items the peer rejected in a partial success, or that could not be encoded.
+    pub rejected: StatCounter,
+    /// Retried attempts.
+    pub retries: StatCounter,
+    duration_count: StatCounter,
+    duration_sum_nanos: StatCounter,
+    duration_buckets: [StatCounter; EXPORT_DURATION_BOUNDS.len() + 1],
+}
+
+/// A copy of an exporter's export-duration histogram.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DurationSnapshot {
+    /// Exports measured.
+    pub count: u64,
+    /// Their total duration in seconds.
+    pub sum_seconds: f64,
+    /// Counts per bucket of [`EXPORT_DURATION_BOUNDS`] (the last is unbounded).
+    pub buckets: Vec<u64>,
+}
+
+impl ExporterStats {
+    /// Records how long one export took.
+    pub fn record_duration(&self, elapsed: std::time::Duration) {
+        let secs = elapsed.as_secs_f64();
+        let idx = EXPORT_DURATION_BOUNDS.partition_point(|b| *b < secs);
+        self.duration_buckets[idx].bump();
+        self.duration_count.bump();
+        self.duration_sum_nanos
+            .add(u64::try_from(elapsed.as_nanos()).unwrap_or(u64::MAX));
+    }
+
+    /// The export-duration histogram so far.
+    pub fn durations(&self) -> DurationSnapshot {
+        DurationSnapshot {
+            count: self.duration_count.get(),
+            sum_seconds: self.duration_sum_nanos.get() as f64 / 1e9,
+            buckets: self.duration_buckets.iter().map(StatCounter::get).collect(),
+        }
+    }
+}
+
+static EXPORTERS: std::sync::Mutex<Vec<std::sync::Weak<ExporterStats>>> =
+    std::sync::Mutex::new(Vec::new());
+
+/// Creates the health counters of a new exporter and makes them visible to every meter
+/// provider's collection; they disappear when the exporter is dropped.
+pub fn register_exporter(
+    exporter: &'static str,
+    signal: &'static str,
+) -> std::sync::Arc<ExporterStats> {
+    let stats = std::sync::Arc::new(ExporterStats {
+        exporter,
+        signal,
+        exported: StatCounter::default(),
+        failed: StatCounter::default(),
+        rejected: StatCounter::default(),
+        retries: StatCounter::default(),
+        duration_count: StatCounter::default(),
+        duration_sum_nanos: StatCounter::default(),
+        duration_buckets: Default::default(),
+    });
+    let mut all = EXPORTERS.lock().unwrap_or_else(|p| p.into_inner());
+    all.retain(|w| w.strong_count() > 0);
+    all.push(std::sync::Arc::downgrade(&stats));
+    stats
+}
+
+/// The health counters of every live exporter in the process.
+pub fn exporter_stats() -> Vec<std::sync::Arc<ExporterStats>> {
+    EXPORTERS
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .iter()
+        .filter_map(std::sync::Weak::upgrade)
+        .collect()
+}

@@ -2,7 +2,13 @@
 //! for machines reading JSON lines).
 
 pub mod memory;
+#[cfg(feature = "otlp")]
+pub mod otlp;
+#[cfg(feature = "prometheus")]
+pub mod prometheus;
 pub mod stdout;
+#[cfg(feature = "http-export")]
+pub mod transport;
 
 pub use memory::{InMemoryMetricExporter, InMemorySpanExporter};
 pub use stdout::{StdoutExporter, StdoutFormat};

@@ -73,7 +73,7 @@ fn unix_nanos(t: SystemTime) -> u128 {
         .unwrap_or(0)
 }
 
-fn json_value(v: &Value) -> Json {
+pub(crate) fn json_value(v: &Value) -> Json {
     match v {
         Value::Bool(b) => json!(b),
         Value::I64(i) => json!(i),

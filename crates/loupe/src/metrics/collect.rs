@@ -301,7 +301,95 @@ fn self_metrics(
             dropped,
         ));
     }
+    exporter_metrics(&mut out, now, start);
     out
+}
+
+/// `loupe.sdk.exporter.*`: what each live exporter delivered, failed, rejected and retried,
+/// and how long its exports took.
+fn exporter_metrics(out: &mut Vec<Metric>, now: SystemTime, start: SystemTime) {
+    let exporters = crate::common::stats::exporter_stats();
+    if exporters.is_empty() {
+        return;
+    }
+    let attrs = |e: &crate::common::stats::ExporterStats| {
+        vec![
+            KeyValue::new("exporter", e.exporter),
+            KeyValue::new("signal", e.signal),
+        ]
+    };
+    let counter =
+        |name: &str,
+         unit: &str,
+         description: &str,
+         get: &dyn Fn(&crate::common::stats::ExporterStats) -> u64| Metric {
+            name: name.into(),
+            description: description.into(),
+            unit: unit.into(),
+            data: MetricData::Sum {
+                points: exporters
+                    .iter()
+                    .map(|e| NumberPoint {
+                        attributes: attrs(e),
+                        start_time: start,
+                        time: now,
+                        value: NumberValue::U64(get(e)),
+                    })
+                    .collect(),
+                temporality: Temporality::Cumulative,
+                is_monotonic: true,
+            },
+        };
+    out.push(counter(
+        "loupe.sdk.exporter.exported",
+        "{item}",
+        "Spans, data points or log records the exporter's peer accepted.",
+        &|e| e.exported.get(),
+    ));
+    out.push(counter(
+        "loupe.sdk.exporter.failed",
+        "{item}",
+        "Items in exports that failed for good (retries exhausted or not retryable).",
+        &|e| e.failed.get(),
+    ));
+    out.push(counter(
+        "loupe.sdk.exporter.rejected",
+        "{item}",
+        "Items the peer rejected in a partial success, or that could not be encoded.",
+        &|e| e.rejected.get(),
+    ));
+    out.push(counter(
+        "loupe.sdk.exporter.retries",
+        "{attempt}",
+        "Export attempts retried after a retryable failure.",
+        &|e| e.retries.get(),
+    ));
+    let bounds: Arc<[f64]> = Arc::from(&crate::common::stats::EXPORT_DURATION_BOUNDS[..]);
+    out.push(Metric {
+        name: "loupe.sdk.exporter.duration".into(),
+        description: "How long each export took, retries included.".into(),
+        unit: "s".into(),
+        data: MetricData::Histogram {
+            points: exporters
+                .iter()
+                .map(|e| {
+                    let d = e.durations();
+                    HistogramPoint {
+                        attributes: attrs(e),
+                        start_time: start,
+                        time: now,
+                        count: d.count,
+                        sum: d.sum_seconds,
+                        min: None,
+                        max: None,
+                        bounds: Arc::clone(&bounds),
+                        bucket_counts: d.buckets,
+                    }
+                })
+                .collect(),
+            temporality: Temporality::Cumulative,
+        },
+    });
 }
 
 pub(crate) fn collect(

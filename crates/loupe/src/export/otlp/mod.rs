@@ -1,0 +1,488 @@
+//! OTLP exporters for spans and metrics over gRPC, HTTP/protobuf and HTTP/JSON, built on
+//! the generated types of the official protos (`opentelemetry-proto`).
+//!
+//! Settings come from [`OtlpConfig`]: the specification's defaults, the
+//! `OTEL_EXPORTER_OTLP_*` variables ([`OtlpConfig::from_env`]) and code, per-signal values
+//! winning. Retryable failures (HTTP 429/502/503/504, the retryable gRPC codes, connection
+//! errors) are retried with exponential back-off and jitter, honouring `Retry-After`;
+//! partial successes are counted and not retried; requests above the size limit are split.
+//! Every exporter publishes its health as `loupe.sdk.exporter.*` metrics.
+//!
+//! ```no_run
+//! use loupe::export::otlp::{OtlpConfig, Protocol};
+//! use loupe::trace::{BatchSpanProcessor, TracerProvider};
+//!
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let config = OtlpConfig::from_env()?
+//!     .with_protocol(Protocol::Grpc)
+//!     .with_endpoint("http://localhost:4317");
+//! let provider = TracerProvider::builder()
+//!     .with_span_processor(BatchSpanProcessor::new(config.span_exporter()?))
+//!     .build()?;
+//! # Ok(()) }
+//! ```
+//!
+//! Jaeger (1.35 and later) accepts OTLP natively: point the exporter at Jaeger's OTLP ports
+//! (`http://jaeger:4317` with gRPC, `http://jaeger:4318` with HTTP).
+
+mod config;
+mod convert;
+
+pub use config::{Compression, OtlpConfig, Protocol, Signal, SignalOverrides};
+
+use crate::common::error::{ConfigError, ExportError};
+use crate::common::stats::{register_exporter, ExporterStats};
+use crate::export::transport::{self, Failure, HttpTarget};
+use crate::metrics::{MetricExporter, ResourceMetrics, Temporality};
+use crate::trace::{SpanBatch, SpanExporter};
+use config::Resolved;
+use opentelemetry_proto::tonic::collector::metrics::v1 as cm;
+use opentelemetry_proto::tonic::collector::trace::v1 as ct;
+use prost::Message;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send>>;
+
+/// An OTLP export request type: how it travels over gRPC and how its answer reports a
+/// partial success.
+trait Payload: Message + serde::Serialize + Clone + Default + Send + 'static {
+    /// The JSON field of the partial success's rejected count.
+    const REJECTED_FIELD: &'static str;
+    fn grpc(
+        channel: tonic::transport::Channel,
+        request: tonic::Request<Self>,
+        gzip: bool,
+    ) -> BoxFuture<Result<PartialSuccess, tonic::Status>>;
+    fn decode_response(body: &[u8]) -> Option<PartialSuccess>;
+}
+
+/// What a server rejected of an accepted request.
+#[derive(Debug, Default, Clone, PartialEq)]
+struct PartialSuccess {
+    rejected: i64,
+    message: String,
+}
+
+macro_rules! payload {
+    ($req:ty, $resp:ty, $client:ty, $field:literal, $rejected:ident) => {
+        impl Payload for $req {
+            const REJECTED_FIELD: &'static str = $field;
+            fn grpc(
+                channel: tonic::transport::Channel,
+                request: tonic::Request<Self>,
+                gzip: bool,
+            ) -> BoxFuture<Result<PartialSuccess, tonic::Status>> {
+                Box::pin(async move {
+                    let mut client = <$client>::new(channel).max_decoding_message_size(1 << 20);
+                    if gzip {
+                        client = client
+                            .send_compressed(tonic::codec::CompressionEncoding::Gzip)
+                            .accept_compressed(tonic::codec::CompressionEncoding::Gzip);
+                    }
+                    let response = client.export(request).await?.into_inner();
+                    Ok(response
+                        .partial_success
+                        .map(|p| PartialSuccess {
+                            rejected: p.$rejected,
+                            message: p.error_message,
+                        })
+                        .unwrap_or_default())
+                })
+            }
+            fn decode_response(body: &[u8]) -> Option<PartialSuccess> {
+                let response = <$resp>::decode(body).ok()?;
+                response.partial_success.map(|p| PartialSuccess {
+                    rejected: p.$rejected,
+                    message: p.error_message,
+                })
+            }
+        }
+    };
+}
+
+payload!(
+    ct::ExportTraceServiceRequest,
+    ct::ExportTraceServiceResponse,
+    ct::trace_service_client::TraceServiceClient<tonic::transport::Channel>,
+    "rejectedSpans",
+    rejected_spans
+);
+payload!(
+    cm::ExportMetricsServiceRequest,
+    cm::ExportMetricsServiceResponse,
+    cm::metrics_service_client::MetricsServiceClient<tonic::transport::Channel>,
+    "rejectedDataPoints",
+    rejected_data_points
+);
+
+enum Wire {
+    Http(HttpTarget),
+    Grpc {
+        channel: tonic::transport::Channel,
+        metadata: tonic::metadata::MetadataMap,
+    },
+}
+
+/// The connection and settings one exporter uses.
+struct Client {
+    settings: Resolved,
+    wire: Wire,
+    stats: Arc<ExporterStats>,
+}
+
+impl Client {
+    fn new(settings: Resolved) -> Result<Client, ConfigError> {
+        let exporter = match settings.protocol {
+            Protocol::Grpc => "otlp_grpc",
+            Protocol::HttpProtobuf => "otlp_http_protobuf",
+            Protocol::HttpJson => "otlp_http_json",
+        };
+        let wire = match settings.protocol {
+            Protocol::Grpc => {
+                let mut metadata = tonic::metadata::MetadataMap::new();
+                for (k, v) in &settings.headers {
+                    let key =
+                        tonic::metadata::MetadataKey::from_bytes(k.to_ascii_lowercase().as_bytes());
+                    let value = v.parse::<tonic::metadata::MetadataValue<_>>();
+                    match (key, value) {
+                        (Ok(key), Ok(value)) => {
+                            metadata.insert(key, value);
+                        }
+                        _ => {
+                            return Err(ConfigError::new(
+                                "OTEL_EXPORTER_OTLP_HEADERS",
+                                format!("{k}={v}"),
+                                "gRPC metadata: lowercase token names and visible ASCII values",
+                            ))
+                        }
+                    }
+                }
+                let endpoint = tonic::transport::Endpoint::from_shared(settings.url.clone())
+                    .map_err(|_| {
+                        ConfigError::new(
+                            "OTEL_EXPORTER_OTLP_ENDPOINT",
+                            &settings.url,
+                            "an absolute http:// URL such as http://localhost:4317",
+                        )
+                    })?
+                    .connect_timeout(settings.timeout.min(Duration::from_secs(5)));
+                let channel = {
+                    let _entered = transport::runtime().enter();
+                    endpoint.connect_lazy()
+                };
+                Wire::Grpc { channel, metadata }
+            }
+            Protocol::HttpProtobuf | Protocol::HttpJson => {
+                let mut headers = http::HeaderMap::new();
+                let content_type = if settings.protocol == Protocol::HttpJson {
+                    "application/json"
+                } else {
+                    "application/x-protobuf"
+                };
+                headers.insert(
+                    http::header::CONTENT_TYPE,
+                    http::HeaderValue::from_static(content_type),
+                );
+                headers.insert(
+                    http::header::USER_AGENT,
+                    http::HeaderValue::from_static(concat!("loupe/", env!("CARGO_PKG_VERSION"))),
+                );
+                if settings.compression == Compression::Gzip {
+                    headers.insert(
+                        http::header::CONTENT_ENCODING,
+                        http::HeaderValue::from_static("gzip"),
+                    );
+                }
+                for (k, v) in &settings.headers {
+                    // Validated when the settings were resolved.
+                    if let (Ok(k), Ok(v)) = (
+                        http::HeaderName::from_bytes(k.as_bytes()),
+                        http::HeaderValue::from_str(v),
+                    ) {
+                        headers.insert(k, v);
+                    }
+                }
+                let client = reqwest::Client::builder()
+                    .build()
+                    .map_err(|e| ConfigError::new("http client", e, "a working TLS/HTTP setup"))?;
+                Wire::Http(HttpTarget {
+                    client,
+                    url: settings.url.clone(),
+                    headers,
+                })
+            }
+        };
+        Ok(Client {
+            stats: register_exporter(exporter, settings.signal.as_str()),
+            settings,
+            wire,
+        })
+    }
+
+    /// Whether `request` must be split before sending.
+    fn too_big<P: Payload>(&self, request: &P) -> bool {
+        let len = request.encoded_len();
+        // JSON is roughly twice the size of protobuf for OTLP data.
+        let len = if self.settings.protocol == Protocol::HttpJson {
+            len * 2
+        } else {
+            len
+        };
+        len > self.settings.max_request_bytes
+    }
+
+    /// Sends one request of `items` items, retrying as configured, and accounts for it.
+    fn send<P: Payload>(&self, request: P, items: u64) -> Result<(), ExportError> {
+        let started = Instant::now();
+        let timeout = self.settings.timeout;
+        let result = match self.prepare(request) {
+            Ok(attempt) => {
+                transport::block_on(attempt, timeout + Duration::from_millis(250)).and_then(|r| r)
+            }
+            Err(e) => Err(e),
+        };
+        self.stats.record_duration(started.elapsed());
+        match result {
+            Ok(partial) => {
+                let rejected = u64::try_from(partial.rejected).unwrap_or(0).min(items);
+                self.stats.exported.add(items - rejected);
+                self.stats.rejected.add(rejected);
+                if !partial.message.is_empty() || rejected > 0 {
+                    transport::report_once(
+                        &format!("OTLP {}", self.settings.signal.as_str()),
+                        &ExportError::failed(format!(
+                            "the server rejected {rejected} of {items} items: {}",
+                            partial.message
+                        )),
+                    );
+                }
+                Ok(())
+            }
+            Err(e) => {
+                self.stats.failed.add(items);
+                transport::report_once(&format!("OTLP {}", self.settings.signal.as_str()), &e);
+                Err(e)
+            }
+        }
+    }
+
+    /// The future that delivers `request` (with retries) on the I/O runtime.
+    fn prepare<P: Payload>(
+        &self,
+        request: P,
+    ) -> Result<BoxFuture<Result<PartialSuccess, ExportError>>, ExportError> {
+        let deadline = Instant::now() + self.settings.timeout;
+        let retry = self.settings.retry.clone();
+        let stats = Arc::clone(&self.stats);
+        match &self.wire {
+            Wire::Http(target) => {
+                let json = self.settings.protocol == Protocol::HttpJson;
+                let body = if json {
+                    serde_json::to_vec(&request)
+                        .map_err(|e| ExportError::from_source("cannot encode OTLP/JSON", e))?
+                } else {
+                    request.encode_to_vec()
+                };
+                let body = if self.settings.compression == Compression::Gzip {
+                    transport::gzip(&body)
+                } else {
+                    body
+                };
+                let body = bytes::Bytes::from(body);
+                let target = target.clone();
+                Ok(Box::pin(async move {
+                    let response = transport::with_retries(&retry, deadline, &stats, |left| {
+                        transport::post_once(&target, body.clone(), left, false)
+                    })
+                    .await?;
+                    Ok(if json {
+                        partial_from_json(&response, P::REJECTED_FIELD)
+                    } else {
+                        P::decode_response(&response)
+                    }
+                    .unwrap_or_default())
+                }))
+            }
+            Wire::Grpc { channel, metadata } => {
+                let channel = channel.clone();
+                let metadata = metadata.clone();
+                let gzip = self.settings.compression == Compression::Gzip;
+                Ok(Box::pin(async move {
+                    transport::with_retries(&retry, deadline, &stats, |left| {
+                        let mut req = tonic::Request::new(request.clone());
+                        *req.metadata_mut() = metadata.clone();
+                        req.set_timeout(left);
+                        let call = P::grpc(channel.clone(), req, gzip);
+                        async move { call.await.map_err(grpc_failure) }
+                    })
+                    .await
+                }))
+            }
+        }
+    }
+}
+
+/// The gRPC codes the OTLP specification calls retryable. `RESOURCE_EXHAUSTED` is retryable
+/// only with a `RetryInfo` detail, which Loupe does not decode, so it is not retried.
+fn grpc_failure(status: tonic::Status) -> Failure {
+    use tonic::Code;
+    let retryable = matches!(
+        status.code(),
+        Code::Cancelled
+            | Code::DeadlineExceeded
+            | Code::Aborted
+            | Code::OutOfRange
+            | Code::Unavailable
+            | Code::DataLoss
+    );
+    let error = ExportError::failed(format!(
+        "gRPC export failed with {:?}: {}",
+        status.code(),
+        status.message()
+    ));
+    if retryable {
+        Failure::retryable(error, None)
+    } else {
+        Failure::permanent(error)
+    }
+}
+
+/// Reads `partialSuccess` from an OTLP/JSON response; counts may be numbers or strings.
+fn partial_from_json(body: &[u8], field: &str) -> Option<PartialSuccess> {
+    let value: serde_json::Value = serde_json::from_slice(body).ok()?;
+    let partial = value.get("partialSuccess")?;
+    let rejected = match partial.get(field) {
+        Some(serde_json::Value::Number(n)) => n.as_i64().unwrap_or(0),
+        Some(serde_json::Value::String(s)) => s.parse().unwrap_or(0),
+        _ => 0,
+    };
+    let message = partial
+        .get("errorMessage")
+        .and_then(|m| m.as_str())
+        .unwrap_or_default()
+        .to_string();
+    Some(PartialSuccess { rejected, message })
+}
+
+impl OtlpConfig {
+    /// An OTLP span exporter with these settings.
+    pub fn span_exporter(&self) -> Result<OtlpSpanExporter, ConfigError> {
+        Ok(OtlpSpanExporter {
+            client: Client::new(self.resolve(Signal::Traces)?)?,
+        })
+    }
+
+    /// An OTLP metric exporter with these settings; feed it with a `PeriodicReader`.
+    pub fn metric_exporter(&self) -> Result<OtlpMetricExporter, ConfigError> {
+        Ok(OtlpMetricExporter {
+            client: Client::new(self.resolve(Signal::Metrics)?)?,
+        })
+    }
+}
+
+/// Sends spans over OTLP. Build it with [`OtlpConfig::span_exporter`].
+pub struct OtlpSpanExporter {
+    client: Client,
+}
+
+impl std::fmt::Debug for OtlpSpanExporter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OtlpSpanExporter")
+            .field("url", &self.client.settings.url)
+            .field("protocol", &self.client.settings.protocol)
+            .finish_non_exhaustive()
+    }
+}
+
+impl OtlpSpanExporter {
+    /// This exporter's health counters (also published as `loupe.sdk.exporter.*`).
+    pub fn stats(&self) -> Arc<ExporterStats> {
+        Arc::clone(&self.client.stats)
+    }
+
+    fn send(
+        &self,
+        resource: &crate::Resource,
+        spans: &[crate::trace::SpanData],
+    ) -> Result<(), ExportError> {
+        let request = convert::trace_request(resource, spans);
+        if spans.len() > 1 && self.client.too_big(&request) {
+            let (a, b) = spans.split_at(spans.len() / 2);
+            let first = self.send(resource, a);
+            let second = self.send(resource, b);
+            return first.and(second);
+        }
+        self.client.send(request, spans.len() as u64)
+    }
+}
+
+impl SpanExporter for OtlpSpanExporter {
+    fn export(&self, batch: SpanBatch<'_>) -> Result<(), ExportError> {
+        if batch.spans.is_empty() {
+            return Ok(());
+        }
+        self.send(batch.resource, batch.spans)
+    }
+}
+
+/// Sends metrics over OTLP. Build it with [`OtlpConfig::metric_exporter`].
+pub struct OtlpMetricExporter {
+    client: Client,
+}
+
+impl std::fmt::Debug for OtlpMetricExporter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OtlpMetricExporter")
+            .field("url", &self.client.settings.url)
+            .field("protocol", &self.client.settings.protocol)
+            .finish_non_exhaustive()
+    }
+}
+
+impl OtlpMetricExporter {
+    /// This exporter's health counters (also published as `loupe.sdk.exporter.*`).
+    pub fn stats(&self) -> Arc<ExporterStats> {
+        Arc::clone(&self.client.stats)
+    }
+
+    fn send(
+        &self,
+        metrics: &ResourceMetrics,
+        selection: &[(usize, usize)],
+    ) -> Result<(), ExportError> {
+        let request = convert::metrics_request(metrics, selection);
+        if selection.len() > 1 && self.client.too_big(&request) {
+            let (a, b) = selection.split_at(selection.len() / 2);
+            let first = self.send(metrics, a);
+            let second = self.send(metrics, b);
+            return first.and(second);
+        }
+        let points: usize = selection
+            .iter()
+            .map(|&(s, m)| convert::point_count(&metrics.scope_metrics[s].metrics[m]))
+            .sum();
+        self.client.send(request, points as u64)
+    }
+}
+
+impl MetricExporter for OtlpMetricExporter {
+    fn export(&self, metrics: &ResourceMetrics) -> Result<(), ExportError> {
+        let selection: Vec<(usize, usize)> = metrics
+            .scope_metrics
+            .iter()
+            .enumerate()
+            .flat_map(|(si, s)| (0..s.metrics.len()).map(move |mi| (si, mi)))
+            .collect();
+        if selection.is_empty() {
+            return Ok(());
+        }
+        self.send(metrics, &selection)
+    }
+
+    fn temporality(&self) -> Temporality {
+        self.client.settings.temporality
+    }
+}

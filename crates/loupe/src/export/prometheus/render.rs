@@ -1,0 +1,705 @@
+//! Rendering collected metrics as Prometheus text format 0.0.4 or OpenMetrics 1.0, with the
+//! OpenTelemetry → Prometheus naming rules.
+
+use crate::common::attribute::{KeyValue, Value};
+use crate::metrics::{
+    ExponentialHistogramPoint, HistogramPoint, MetricData, NumberPoint, NumberValue,
+    ResourceMetrics,
+};
+use std::collections::HashMap;
+use std::fmt::Write;
+
+/// The exposition format, chosen by the scrape's `Accept` header.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Format {
+    /// `text/plain; version=0.0.4`, the classic Prometheus text format.
+    Text,
+    /// `application/openmetrics-text; version=1.0.0`.
+    OpenMetrics,
+}
+
+impl Format {
+    /// Picks the format a scraper asked for: OpenMetrics when the `Accept` header lists
+    /// `application/openmetrics-text` with a higher (or equal) quality than `text/plain`,
+    /// otherwise the text format.
+    pub fn from_accept(accept: Option<&str>) -> Format {
+        let Some(accept) = accept else {
+            return Format::Text;
+        };
+        let mut best_om = -1.0f64;
+        let mut best_text = -1.0f64;
+        for part in accept.split(',') {
+            let mut params = part.split(';');
+            let media = params.next().unwrap_or("").trim().to_ascii_lowercase();
+            let mut q = 1.0;
+            let mut version = None;
+            for p in params {
+                let (k, v) = p.split_once('=').unwrap_or((p, ""));
+                match k.trim() {
+                    "q" => q = v.trim().parse().unwrap_or(0.0),
+                    "version" => version = Some(v.trim().to_string()),
+                    _ => {}
+                }
+            }
+            match media.as_str() {
+                "application/openmetrics-text"
+                    if version.as_deref().map_or(true, |v| v.starts_with("1.")) =>
+                {
+                    best_om = best_om.max(q)
+                }
+                "text/plain" | "*/*" | "text/*" => best_text = best_text.max(q),
+                _ => {}
+            }
+        }
+        if best_om > 0.0 && best_om >= best_text {
+            Format::OpenMetrics
+        } else {
+            Format::Text
+        }
+    }
+
+    /// The `Content-Type` of a response in this format.
+    pub fn content_type(self) -> &'static str {
+        match self {
+            Format::Text => "text/plain; version=0.0.4; charset=utf-8",
+            Format::OpenMetrics => "application/openmetrics-text; version=1.0.0; charset=utf-8",
+        }
+    }
+}
+
+/// How metric names and labels are produced.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct RenderOptions {
+    pub prefix: Option<String>,
+    pub const_labels: Vec<(String, String)>,
+    pub target_info: bool,
+    pub scope_labels: bool,
+    pub unit_suffixes: bool,
+}
+
+/// The Prometheus name of an OpenTelemetry metric: invalid characters become `_`, the unit
+/// is appended as a word (`s` → `_seconds`, `By` → `_bytes`, `1` → `_ratio` on gauges),
+/// counters end in `_total`, and the optional prefix goes in front.
+pub fn metric_name(
+    name: &str,
+    unit: &str,
+    kind: NameKind,
+    prefix: Option<&str>,
+    unit_suffixes: bool,
+) -> String {
+    let mut out = String::with_capacity(name.len() + 16);
+    if let Some(prefix) = prefix.filter(|p| !p.is_empty()) {
+        out.push_str(prefix);
+        out.push('_');
+    }
+    out.push_str(name);
+    let mut out = sanitize(&out, true);
+    if kind == NameKind::Counter && out.ends_with("_total") {
+        out.truncate(out.len() - "_total".len());
+    }
+    if unit_suffixes {
+        if let Some(suffix) = unit_suffix(unit, kind == NameKind::Gauge) {
+            if !out.ends_with(&format!("_{suffix}")) {
+                out.push('_');
+                out.push_str(&suffix);
+            }
+        }
+    }
+    if kind == NameKind::Counter {
+        out.push_str("_total");
+    }
+    out
+}
+
+/// What an instrument becomes in Prometheus, for naming.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum NameKind {
+    /// A monotonic sum: `_total` is appended.
+    Counter,
+    /// A gauge or non-monotonic sum: a `1` unit becomes `_ratio`.
+    Gauge,
+    /// A histogram.
+    Histogram,
+}
+
+/// A valid Prometheus label name for an attribute key.
+pub fn label_name(key: &str) -> String {
+    let mut out = sanitize(key, false);
+    if out.starts_with(|c: char| c.is_ascii_digit()) {
+        out.insert_str(0, "key_");
+    } else if out.starts_with("__") {
+        out.insert_str(0, "key");
+    }
+    if out.is_empty() {
+        out.push_str("key_");
+    }
+    out
+}
+
+/// Replaces characters outside `[a-zA-Z0-9_]` (and `:` in metric names) with `_`, collapses
+/// runs of `_`, and keeps a leading digit from starting the name.
+fn sanitize(name: &str, metric: bool) -> String {
+    let mut out = String::with_capacity(name.len() + 1);
+    for c in name.chars() {
+        let ok = c.is_ascii_alphanumeric() || c == '_' || (metric && c == ':');
+        let c = if ok { c } else { '_' };
+        if c == '_' && out.ends_with('_') && !out.is_empty() && out != "_" {
+            continue;
+        }
+        out.push(c);
+    }
+    if metric && out.starts_with(|c: char| c.is_ascii_digit()) {
+        out.insert(0, '_');
+    }
+    out
+}
+
+/// The suffix for a UCUM unit, or `None` when the unit adds nothing (`{request}`, empty, or
+/// `1` on a non-gauge).
+fn unit_suffix(unit: &str, gauge: bool) -> Option<String> {
+    // Annotations in braces carry no unit.
+    let mut plain = String::with_capacity(unit.len());
+    let mut depth = 0;
+    for c in unit.chars() {
+        match c {
+            '{' => depth += 1,
+            '}' => depth = (depth - 1).max(0),
+            c if depth == 0 => plain.push(c),
+            _ => {}
+        }
+    }
+    let plain = plain.trim();
+    if plain.is_empty() {
+        return None;
+    }
+    if plain == "1" {
+        return gauge.then(|| "ratio".to_string());
+    }
+    let word = match plain.split_once('/') {
+        Some((num, per)) => {
+            let num = unit_word(num);
+            let per = per_unit_word(per);
+            match (num.is_empty(), per.is_empty()) {
+                (true, true) => return None,
+                (true, false) => format!("per_{per}"),
+                (false, true) => num,
+                (false, false) => format!("{num}_per_{per}"),
+            }
+        }
+        None => unit_word(plain),
+    };
+    let word = sanitize(&word, false);
+    let word = word.trim_matches('_');
+    (!word.is_empty()).then(|| word.to_string())
+}
+
+fn unit_word(unit: &str) -> String {
+    let word = match unit {
+        "d" => "days",
+        "h" => "hours",
+        "min" => "minutes",
+        "s" => "seconds",
+        "ms" => "milliseconds",
+        "us" => "microseconds",
+        "ns" => "nanoseconds",
+        "By" => "bytes",
+        "KiBy" => "kibibytes",
+        "MiBy" => "mebibytes",
+        "GiBy" => "gibibytes",
+        "TiBy" => "tibibytes",
+        "KBy" => "kilobytes",
+        "MBy" => "megabytes",
+        "GBy" => "gigabytes",
+        "TBy" => "terabytes",
+        "m" => "meters",
+        "V" => "volts",
+        "A" => "amperes",
+        "J" => "joules",
+        "W" => "watts",
+        "g" => "grams",
+        "Cel" => "celsius",
+        "Hz" => "hertz",
+        "%" => "percent",
+        "1" => "",
+        other => other,
+    };
+    word.to_string()
+}
+
+fn per_unit_word(unit: &str) -> String {
+    let word = match unit {
+        "s" => "second",
+        "m" => "minute",
+        "h" => "hour",
+        "d" => "day",
+        "w" => "week",
+        "mo" => "month",
+        "y" => "year",
+        other => other,
+    };
+    word.to_string()
+}
+
+/// One metric family being assembled from possibly several scopes.
+struct Family {
+    name: String,
+    help: String,
+    kind: NameKind,
+    unit: Option<String>,
+    samples: String,
+}
+
+/// Renders everything in `metrics`.
+pub(crate) fn render(metrics: &ResourceMetrics, format: Format, options: &RenderOptions) -> String {
+    let mut families: Vec<Family> = Vec::new();
+    let mut index: HashMap<String, usize> = HashMap::new();
+    for scope in &metrics.scope_metrics {
+        let mut scope_labels = Vec::new();
+        if options.scope_labels {
+            scope_labels.push(("otel_scope_name".to_string(), scope.scope.name.clone()));
+            if let Some(v) = scope.scope.version.as_ref().filter(|v| !v.is_empty()) {
+                scope_labels.push(("otel_scope_version".to_string(), v.clone()));
+            }
+        }
+        for metric in &scope.metrics {
+            let kind = match &metric.data {
+                MetricData::Sum {
+                    is_monotonic: true, ..
+                } => NameKind::Counter,
+                MetricData::Sum { .. } | MetricData::Gauge { .. } => NameKind::Gauge,
+                MetricData::Histogram { .. } | MetricData::ExponentialHistogram { .. } => {
+                    NameKind::Histogram
+                }
+            };
+            let name = metric_name(
+                &metric.name,
+                &metric.unit,
+                kind,
+                options.prefix.as_deref(),
+                options.unit_suffixes,
+            );
+            let slot = match index.get(&name) {
+                Some(&i) if families[i].kind == kind => i,
+                // Same Prometheus name, different type: the first registration wins.
+                Some(_) => continue,
+                None => {
+                    let unit = options
+                        .unit_suffixes
+                        .then(|| unit_suffix(&metric.unit, kind == NameKind::Gauge))
+                        .flatten();
+                    let help = if metric.description.is_empty() {
+                        metric.name.clone()
+                    } else {
+                        metric.description.clone()
+                    };
+                    families.push(Family {
+                        name: name.clone(),
+                        help,
+                        kind,
+                        unit,
+                        samples: String::new(),
+                    });
+                    index.insert(name, families.len() - 1);
+                    families.len() - 1
+                }
+            };
+            let family = &mut families[slot];
+            let base = family_base(&family.name, kind).to_string();
+            let ctx = SampleContext {
+                base: &base,
+                scope_labels: &scope_labels,
+                const_labels: &options.const_labels,
+                format,
+            };
+            match &metric.data {
+                MetricData::Sum { points, .. } | MetricData::Gauge { points } => {
+                    let suffix = if kind == NameKind::Counter {
+                        "_total"
+                    } else {
+                        ""
+                    };
+                    for p in points {
+                        number_sample(&mut family.samples, &ctx, suffix, p);
+                    }
+                }
+                MetricData::Histogram { points, .. } => {
+                    for p in points {
+                        histogram_samples(&mut family.samples, &ctx, p);
+                    }
+                }
+                MetricData::ExponentialHistogram { points, .. } => {
+                    for p in points {
+                        exponential_samples(&mut family.samples, &ctx, p);
+                    }
+                }
+            }
+        }
+    }
+
+    let mut out = String::with_capacity(families.iter().map(|f| f.samples.len() + 96).sum());
+    if options.target_info && !metrics.resource.attributes().is_empty() {
+        let labels: Vec<(String, String)> = merge_labels(metrics.resource.attributes());
+        match format {
+            Format::Text => {
+                out.push_str("# HELP target_info Target metadata\n# TYPE target_info gauge\n")
+            }
+            Format::OpenMetrics => {
+                out.push_str("# TYPE target info\n# HELP target Target metadata\n")
+            }
+        }
+        out.push_str("target_info");
+        write_labels(
+            &mut out,
+            labels.iter().map(|(k, v)| (k.as_str(), v.as_str())),
+            None,
+        );
+        out.push_str(" 1\n");
+    }
+    for family in &families {
+        if family.samples.is_empty() {
+            continue;
+        }
+        let type_name = match (format, family.kind) {
+            (_, NameKind::Counter) => "counter",
+            (_, NameKind::Gauge) => "gauge",
+            (_, NameKind::Histogram) => "histogram",
+        };
+        let header_name = match format {
+            Format::Text => family.name.as_str(),
+            Format::OpenMetrics => family_base(&family.name, family.kind),
+        };
+        let _ = writeln!(
+            out,
+            "# HELP {header_name} {}",
+            escape_help(&family.help, format)
+        );
+        let _ = writeln!(out, "# TYPE {header_name} {type_name}");
+        if format == Format::OpenMetrics {
+            if let Some(unit) = &family.unit {
+                if header_name.ends_with(&format!("_{unit}")) {
+                    let _ = writeln!(out, "# UNIT {header_name} {unit}");
+                }
+            }
+        }
+        out.push_str(&family.samples);
+    }
+    if format == Format::OpenMetrics {
+        out.push_str("# EOF\n");
+    }
+    out
+}
+
+/// The family name without the `_total` of counters (OpenMetrics' family name).
+fn family_base(name: &str, kind: NameKind) -> &str {
+    if kind == NameKind::Counter {
+        name.strip_suffix("_total").unwrap_or(name)
+    } else {
+        name
+    }
+}
+
+struct SampleContext<'a> {
+    base: &'a str,
+    scope_labels: &'a [(String, String)],
+    const_labels: &'a [(String, String)],
+    format: Format,
+}
+
+impl SampleContext<'_> {
+    fn labels(&self, attributes: &[KeyValue]) -> Vec<(String, String)> {
+        let mut labels = merge_labels(attributes);
+        for (k, v) in self.const_labels.iter().chain(self.scope_labels) {
+            if !labels.iter().any(|(lk, _)| lk == k) {
+                labels.push((k.clone(), v.clone()));
+            }
+        }
+        labels
+    }
+}
+
+/// Attribute keys as label names; keys that sanitize to the same name are merged, their
+/// values joined with `;` in key order, as the compatibility specification says.
+fn merge_labels(attributes: &[KeyValue]) -> Vec<(String, String)> {
+    let mut sorted: Vec<&KeyValue> = attributes.iter().collect();
+    sorted.sort_by(|a, b| a.key.as_str().cmp(b.key.as_str()));
+    let mut out: Vec<(String, String)> = Vec::with_capacity(sorted.len());
+    for kv in sorted {
+        let name = label_name(kv.key.as_str());
+        let value = label_value(&kv.value);
+        match out.iter_mut().find(|(k, _)| *k == name) {
+            Some((_, v)) => {
+                v.push(';');
+                v.push_str(&value);
+            }
+            None => out.push((name, value)),
+        }
+    }
+    out
+}
+
+fn label_value(value: &Value) -> String {
+    match value {
+        Value::String(s) => s.to_string(),
+        Value::Array(_) => {
+            serde_json::to_string(&crate::export::stdout::json_value(value)).unwrap_or_default()
+        }
+        other => other.to_string(),
+    }
+}
+
+fn write_labels<'a>(
+    out: &mut String,
+    labels: impl IntoIterator<Item = (&'a str, &'a str)>,
+    extra: Option<(&str, &str)>,
+) {
+    let mut first = true;
+    let mut one = |out: &mut String, k: &str, v: &str| {
+        out.push(if first { '{' } else { ',' });
+        first = false;
+        out.push_str(k);
+        out.push_str("=\"");
+        escape_label_value(out, v);
+        out.push('"');
+    };
+    for (k, v) in labels {
+        one(out, k, v);
+    }
+    if let Some((k, v)) = extra {
+        one(out, k, v);
+    }
+    if !first {
+        out.push('}');
+    }
+}
+
+fn escape_label_value(out: &mut String, value: &str) {
+    for c in value.chars() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            '"' => out.push_str("\\\""),
+            '\n' => out.push_str("\\n"),
+            c => out.push(c),
+        }
+    }
+}
+
+fn escape_help(help: &str, format: Format) -> String {
+    let mut out = String::with_capacity(help.len());
+    for c in help.chars() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '"' if format == Format::OpenMetrics => out.push_str("\\\""),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// A float as Prometheus writes it: `+Inf`, `-Inf`, `NaN`, else the shortest round-trip form.
+pub(crate) fn format_float(out: &mut String, v: f64) {
+    if v.is_nan() {
+        out.push_str("NaN");
+    } else if v == f64::INFINITY {
+        out.push_str("+Inf");
+    } else if v == f64::NEG_INFINITY {
+        out.push_str("-Inf");
+    } else {
+        let _ = write!(out, "{v}");
+    }
+}
+
+fn number_sample(out: &mut String, ctx: &SampleContext<'_>, suffix: &str, p: &NumberPoint) {
+    out.push_str(ctx.base);
+    out.push_str(suffix);
+    let labels = ctx.labels(&p.attributes);
+    write_labels(
+        out,
+        labels.iter().map(|(k, v)| (k.as_str(), v.as_str())),
+        None,
+    );
+    out.push(' ');
+    match p.value {
+        NumberValue::U64(v) => {
+            let _ = write!(out, "{v}");
+        }
+        NumberValue::I64(v) => {
+            let _ = write!(out, "{v}");
+        }
+        NumberValue::F64(v) => format_float(out, v),
+    }
+    out.push('\n');
+}
+
+fn bucket_lines(
+    out: &mut String,
+    ctx: &SampleContext<'_>,
+    attributes: &[KeyValue],
+    buckets: impl Iterator<Item = (f64, u64)>,
+    count: u64,
+    sum: f64,
+) {
+    let labels = ctx.labels(attributes);
+    let pairs = || labels.iter().map(|(k, v)| (k.as_str(), v.as_str()));
+    let mut le = String::new();
+    let mut cumulative = 0u64;
+    for (bound, n) in buckets {
+        cumulative += n;
+        le.clear();
+        format_le(&mut le, bound, ctx.format);
+        out.push_str(ctx.base);
+        out.push_str("_bucket");
+        write_labels(out, pairs(), Some(("le", &le)));
+        let _ = writeln!(out, " {cumulative}");
+    }
+    out.push_str(ctx.base);
+    out.push_str("_bucket");
+    write_labels(out, pairs(), Some(("le", "+Inf")));
+    let _ = writeln!(out, " {count}");
+    out.push_str(ctx.base);
+    out.push_str("_sum");
+    write_labels(out, pairs(), None);
+    out.push(' ');
+    format_float(out, sum);
+    out.push('\n');
+    out.push_str(ctx.base);
+    out.push_str("_count");
+    write_labels(out, pairs(), None);
+    let _ = writeln!(out, " {count}");
+}
+
+/// `le` values: OpenMetrics wants canonical floats (`1.0`), the text format takes `1`.
+fn format_le(out: &mut String, bound: f64, format: Format) {
+    format_float(out, bound);
+    if format == Format::OpenMetrics && bound.is_finite() && !out.contains(['.', 'e', 'E']) {
+        out.push_str(".0");
+    }
+}
+
+fn histogram_samples(out: &mut String, ctx: &SampleContext<'_>, p: &HistogramPoint) {
+    let buckets = p
+        .bounds
+        .iter()
+        .copied()
+        .zip(p.bucket_counts.iter().copied());
+    bucket_lines(out, ctx, &p.attributes, buckets, p.count, p.sum);
+}
+
+/// Exponential buckets become classic `le` buckets at their upper boundaries (Prometheus'
+/// text formats have no native histograms).
+fn exponential_samples(out: &mut String, ctx: &SampleContext<'_>, p: &ExponentialHistogramPoint) {
+    let d = &p.data;
+    let base = 2f64.powf(2f64.powi(-i32::from(d.scale)));
+    let mut buckets: Vec<(f64, u64)> = Vec::new();
+    // Negative buckets, most negative first: index i holds (-base^(i+1), -base^i].
+    for (k, &n) in d.negative.counts.iter().enumerate().rev() {
+        let index = i64::from(d.negative.offset) + k as i64;
+        if n > 0 {
+            buckets.push((-base.powf(index as f64), n));
+        }
+    }
+    if d.zero_count > 0 || !d.positive.counts.is_empty() {
+        buckets.push((0.0, d.zero_count));
+    }
+    for (k, &n) in d.positive.counts.iter().enumerate() {
+        let index = i64::from(d.positive.offset) + k as i64;
+        if n > 0 {
+            buckets.push((base.powf((index + 1) as f64), n));
+        }
+    }
+    bucket_lines(out, ctx, &p.attributes, buckets.into_iter(), d.count, d.sum);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_follow_the_compatibility_rules() {
+        let n = |name, unit, kind| metric_name(name, unit, kind, None, true);
+        assert_eq!(
+            n("plugin.messages.received", "", NameKind::Counter),
+            "plugin_messages_received_total"
+        );
+        assert_eq!(
+            n("plugin.messages.received", "{message}", NameKind::Counter),
+            "plugin_messages_received_total"
+        );
+        assert_eq!(
+            n("http.server.request.duration", "s", NameKind::Histogram),
+            "http_server_request_duration_seconds"
+        );
+        assert_eq!(
+            n("requests_total", "1", NameKind::Counter),
+            "requests_total"
+        );
+        assert_eq!(
+            n("cpu.utilization", "1", NameKind::Gauge),
+            "cpu_utilization_ratio"
+        );
+        assert_eq!(
+            n("memory.usage", "By", NameKind::Gauge),
+            "memory_usage_bytes"
+        );
+        assert_eq!(
+            n("io.rate", "By/s", NameKind::Gauge),
+            "io_rate_bytes_per_second"
+        );
+        assert_eq!(
+            n("latency_seconds", "s", NameKind::Histogram),
+            "latency_seconds"
+        );
+        assert_eq!(n("9lives..x", "", NameKind::Gauge), "_9lives_x");
+        assert_eq!(
+            metric_name("queue.depth", "", NameKind::Gauge, Some("clusterdb"), true),
+            "clusterdb_queue_depth"
+        );
+        assert_eq!(
+            metric_name("db.time", "ms", NameKind::Histogram, None, false),
+            "db_time"
+        );
+    }
+
+    #[test]
+    fn label_names_are_valid() {
+        assert_eq!(label_name("http.request.method"), "http_request_method");
+        assert_eq!(label_name("0day"), "key_0day");
+        assert_eq!(label_name("__reserved"), "key__reserved");
+        assert_eq!(label_name("ünïcode"), "_n_code");
+    }
+
+    #[test]
+    fn accept_header_negotiation() {
+        assert_eq!(Format::from_accept(None), Format::Text);
+        assert_eq!(Format::from_accept(Some("text/plain")), Format::Text);
+        assert_eq!(
+            Format::from_accept(Some(
+                "application/openmetrics-text;version=1.0.0,application/openmetrics-text;version=0.0.1;q=0.75,text/plain;version=0.0.4;q=0.5,*/*;q=0.1"
+            )),
+            Format::OpenMetrics
+        );
+        assert_eq!(
+            Format::from_accept(Some("application/openmetrics-text;q=0.2,text/plain;q=0.9")),
+            Format::Text
+        );
+        assert_eq!(
+            Format::from_accept(Some("application/openmetrics-text; version=2.0.0")),
+            Format::Text
+        );
+    }
+
+    #[test]
+    fn escaping() {
+        let mut s = String::new();
+        escape_label_value(&mut s, "a\\b\"c\nd");
+        assert_eq!(s, "a\\\\b\\\"c\\nd");
+        assert_eq!(escape_help("x\\y\n\"", Format::Text), "x\\\\y\\n\"");
+        assert_eq!(escape_help("\"", Format::OpenMetrics), "\\\"");
+        let mut f = String::new();
+        format_le(&mut f, 1.0, Format::OpenMetrics);
+        assert_eq!(f, "1.0");
+        f.clear();
+        format_le(&mut f, 0.25, Format::Text);
+        assert_eq!(f, "0.25");
+    }
+}

@@ -1,0 +1,302 @@
+"""An OTLP receiver built on the official `opentelemetry-proto` Python package.
+
+It decodes what Loupe's exporters send (gRPC, HTTP/protobuf, HTTP/JSON) with the official
+generated message classes and prints one JSON line per request, so the Rust tests can
+assert on what an independent implementation understood.
+
+Usage: otlp_receiver.py grpc|http [--fail-first N] [--fail-status S] [--retry-after SECS]
+                                  [--reject N]
+The first line printed is `PORT <n>`; then one JSON object per received request.
+"""
+
+import argparse
+import base64
+import gzip
+import json
+import sys
+import threading
+from concurrent import futures
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+from google.protobuf import json_format
+from opentelemetry.proto.collector.metrics.v1 import metrics_service_pb2
+from opentelemetry.proto.collector.trace.v1 import trace_service_pb2
+
+LOCK = threading.Lock()
+STATE = {"seen": 0}
+
+
+def emit(obj):
+    with LOCK:
+        sys.stdout.write(json.dumps(obj, sort_keys=True) + "\n")
+        sys.stdout.flush()
+
+
+def any_value(v):
+    kind = v.WhichOneof("value")
+    if kind == "array_value":
+        return [any_value(x) for x in v.array_value.values]
+    if kind == "kvlist_value":
+        return {kv.key: any_value(kv.value) for kv in v.kvlist_value.values}
+    if kind == "bytes_value":
+        return base64.b64encode(v.bytes_value).decode()
+    if kind is None:
+        return None
+    return getattr(v, kind)
+
+
+def attrs(kvs):
+    return {kv.key: any_value(kv.value) for kv in kvs}
+
+
+def scope(s):
+    return {"name": s.name, "version": s.version, "attributes": attrs(s.attributes)}
+
+
+def summarize_traces(req):
+    out = []
+    for rs in req.resource_spans:
+        for ss in rs.scope_spans:
+            for sp in ss.spans:
+                out.append(
+                    {
+                        "resource": attrs(rs.resource.attributes),
+                        "scope": scope(ss.scope),
+                        "trace_id": sp.trace_id.hex(),
+                        "span_id": sp.span_id.hex(),
+                        "parent_span_id": sp.parent_span_id.hex(),
+                        "trace_state": sp.trace_state,
+                        "flags": sp.flags,
+                        "name": sp.name,
+                        "kind": sp.kind,
+                        "start": sp.start_time_unix_nano,
+                        "end": sp.end_time_unix_nano,
+                        "attributes": attrs(sp.attributes),
+                        "dropped_attributes_count": sp.dropped_attributes_count,
+                        "events": [
+                            {"name": e.name, "time": e.time_unix_nano, "attributes": attrs(e.attributes)}
+                            for e in sp.events
+                        ],
+                        "links": [
+                            {"trace_id": l.trace_id.hex(), "span_id": l.span_id.hex(),
+                             "attributes": attrs(l.attributes)}
+                            for l in sp.links
+                        ],
+                        "status": {"code": sp.status.code, "message": sp.status.message},
+                    }
+                )
+    return {"signal": "traces", "spans": out}
+
+
+def number(p):
+    return p.as_int if p.WhichOneof("value") == "as_int" else p.as_double
+
+
+def summarize_metrics(req):
+    out = []
+    for rm in req.resource_metrics:
+        for sm in rm.scope_metrics:
+            for m in sm.metrics:
+                kind = m.WhichOneof("data")
+                entry = {
+                    "resource": attrs(rm.resource.attributes),
+                    "scope": scope(sm.scope),
+                    "name": m.name,
+                    "unit": m.unit,
+                    "description": m.description,
+                    "type": kind,
+                }
+                data = getattr(m, kind)
+                if kind in ("sum", "histogram", "exponential_histogram"):
+                    entry["temporality"] = data.aggregation_temporality
+                if kind == "sum":
+                    entry["monotonic"] = data.is_monotonic
+                points = []
+                for p in data.data_points:
+                    point = {"attributes": attrs(p.attributes)}
+                    if kind in ("sum", "gauge"):
+                        point["value"] = number(p)
+                    elif kind == "histogram":
+                        point.update(count=p.count, sum=p.sum, bounds=list(p.explicit_bounds),
+                                     buckets=list(p.bucket_counts))
+                    else:
+                        point.update(count=p.count, sum=p.sum, scale=p.scale,
+                                     zero_count=p.zero_count,
+                                     positive_offset=p.positive.offset,
+                                     positive=list(p.positive.bucket_counts))
+                    points.append(point)
+                entry["points"] = points
+                out.append(entry)
+    return {"signal": "metrics", "metrics": out}
+
+
+HEX_FIELDS = ("traceId", "spanId", "parentSpanId")
+
+
+def hex_to_base64(node):
+    """OTLP/JSON writes ids as hex; protobuf's JSON mapping expects base64."""
+    if isinstance(node, dict):
+        for k, v in node.items():
+            if k in HEX_FIELDS and isinstance(v, str):
+                node[k] = base64.b64encode(bytes.fromhex(v)).decode()
+            else:
+                hex_to_base64(v)
+    elif isinstance(node, list):
+        for v in node:
+            hex_to_base64(v)
+
+
+def decide(args):
+    """Returns a failure status for this request, or None to accept it."""
+    with LOCK:
+        STATE["seen"] += 1
+        n = STATE["seen"]
+    if n <= args.fail_first:
+        return args.fail_status
+    return None
+
+
+def make_http_handler(args):
+    class Handler(BaseHTTPRequestHandler):
+        def log_message(self, *a):
+            pass
+
+        def do_POST(self):
+            length = int(self.headers.get("Content-Length", "0"))
+            body = self.rfile.read(length)
+            encoding = self.headers.get("Content-Encoding", "")
+            ctype = self.headers.get("Content-Type", "")
+            failure = decide(args)
+            emit({"event": "request", "path": self.path, "content_type": ctype,
+                  "content_encoding": encoding, "failed_with": failure,
+                  "api_key": self.headers.get("api-key")})
+            if failure is not None:
+                self.send_response(failure)
+                if args.retry_after is not None:
+                    self.send_header("Retry-After", str(args.retry_after))
+                msg = b"injected failure"
+                self.send_header("Content-Length", str(len(msg)))
+                self.end_headers()
+                self.wfile.write(msg)
+                return
+            if encoding == "gzip":
+                body = gzip.decompress(body)
+            if self.path == "/v1/traces":
+                req = trace_service_pb2.ExportTraceServiceRequest()
+                resp = trace_service_pb2.ExportTraceServiceResponse()
+                summarize = summarize_traces
+                if args.reject:
+                    resp.partial_success.rejected_spans = args.reject
+                    resp.partial_success.error_message = "too old"
+            elif self.path == "/v1/metrics":
+                req = metrics_service_pb2.ExportMetricsServiceRequest()
+                resp = metrics_service_pb2.ExportMetricsServiceResponse()
+                summarize = summarize_metrics
+                if args.reject:
+                    resp.partial_success.rejected_data_points = args.reject
+                    resp.partial_success.error_message = "too old"
+            else:
+                self.send_response(404)
+                self.end_headers()
+                return
+            try:
+                if ctype.startswith("application/json"):
+                    doc = json.loads(body)
+                    hex_to_base64(doc)
+                    json_format.ParseDict(doc, req)
+                    payload = json_format.MessageToJson(resp).encode()
+                    out_type = "application/json"
+                else:
+                    req.ParseFromString(body)
+                    payload = resp.SerializeToString()
+                    out_type = "application/x-protobuf"
+            except Exception as e:  # a decoding failure is what the test must see
+                emit({"event": "decode_error", "error": str(e)})
+                self.send_response(400)
+                self.end_headers()
+                return
+            emit({"event": "decoded", **summarize(req)})
+            self.send_response(200)
+            self.send_header("Content-Type", out_type)
+            self.send_header("Content-Length", str(len(payload)))
+            self.end_headers()
+            self.wfile.write(payload)
+
+    return Handler
+
+
+def serve_grpc(args):
+    import grpc
+    from opentelemetry.proto.collector.metrics.v1 import metrics_service_pb2_grpc
+    from opentelemetry.proto.collector.trace.v1 import trace_service_pb2_grpc
+
+    def check(context):
+        failure = decide(args)
+        md = dict(context.invocation_metadata())
+        emit({"event": "request", "path": "grpc", "failed_with": failure,
+              "api_key": md.get("api-key"), "content_encoding": md.get("grpc-encoding")})
+        if failure is not None:
+            context.abort(failure_code(failure), "injected failure")
+
+    class Traces(trace_service_pb2_grpc.TraceServiceServicer):
+        def Export(self, request, context):
+            check(context)
+            emit({"event": "decoded", **summarize_traces(request)})
+            resp = trace_service_pb2.ExportTraceServiceResponse()
+            if args.reject:
+                resp.partial_success.rejected_spans = args.reject
+                resp.partial_success.error_message = "too old"
+            return resp
+
+    class Metrics(metrics_service_pb2_grpc.MetricsServiceServicer):
+        def Export(self, request, context):
+            check(context)
+            emit({"event": "decoded", **summarize_metrics(request)})
+            resp = metrics_service_pb2.ExportMetricsServiceResponse()
+            if args.reject:
+                resp.partial_success.rejected_data_points = args.reject
+                resp.partial_success.error_message = "too old"
+            return resp
+
+    server = grpc.server(futures.ThreadPoolExecutor(max_workers=4))
+    trace_service_pb2_grpc.add_TraceServiceServicer_to_server(Traces(), server)
+    metrics_service_pb2_grpc.add_MetricsServiceServicer_to_server(Metrics(), server)
+    port = server.add_insecure_port(f"127.0.0.1:{args.port}")
+    server.start()
+    emit_port(port)
+    server.wait_for_termination()
+
+
+def failure_code(http_like):
+    """Maps --fail-status to a gRPC status: 503 → UNAVAILABLE, 400 → INVALID_ARGUMENT."""
+    import grpc
+    table = {503: grpc.StatusCode.UNAVAILABLE, 400: grpc.StatusCode.INVALID_ARGUMENT,
+             429: grpc.StatusCode.RESOURCE_EXHAUSTED}
+    return table.get(http_like, grpc.StatusCode.UNAVAILABLE)
+
+
+def emit_port(port):
+    with LOCK:
+        sys.stdout.write(f"PORT {port}\n")
+        sys.stdout.flush()
+
+
+def main():
+    p = argparse.ArgumentParser()
+    p.add_argument("mode", choices=["grpc", "http"])
+    p.add_argument("--port", type=int, default=0)
+    p.add_argument("--fail-first", type=int, default=0)
+    p.add_argument("--fail-status", type=int, default=503)
+    p.add_argument("--retry-after", type=int, default=None)
+    p.add_argument("--reject", type=int, default=0)
+    args = p.parse_args()
+    if args.mode == "grpc":
+        serve_grpc(args)
+        return
+    server = ThreadingHTTPServer(("127.0.0.1", args.port), make_http_handler(args))
+    emit_port(server.server_address[1])
+    server.serve_forever()
+
+
+if __name__ == "__main__":
+    main()
