@@ -6,6 +6,8 @@ pub mod memory;
 pub mod otlp;
 #[cfg(feature = "prometheus")]
 pub mod prometheus;
+#[cfg(feature = "remote-write")]
+pub mod remote_write;
 pub mod stdout;
 #[cfg(feature = "http-export")]
 pub mod transport;

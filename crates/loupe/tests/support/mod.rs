@@ -7,6 +7,10 @@
 // Each test binary uses a different part of this module.
 #![allow(dead_code)]
 
+mod http_recorder;
+#[allow(unused_imports)]
+pub use http_recorder::{HttpRecorder, Request};
+
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -101,11 +105,10 @@ pub struct Peer {
 }
 
 impl Peer {
-    /// Starts `cmd` with piped stdout (stderr goes to the test's stderr).
+    /// Starts `cmd` with piped stdout (stderr as `cmd` says; the test's by default).
     pub fn start(name: &str, cmd: &mut Command) -> Peer {
         let mut child = cmd
             .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
             .spawn()
             .unwrap_or_else(|e| panic!("cannot start {name} ({cmd:?}): {e}"));
         let stdout = child.stdout.take().expect("piped stdout");

@@ -25,7 +25,7 @@
 //! server.shutdown();
 //! ```
 
-mod render;
+pub(crate) mod render;
 
 pub use render::{label_name, metric_name, Format, NameKind};
 

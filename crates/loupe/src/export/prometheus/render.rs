@@ -419,7 +419,7 @@ impl SampleContext<'_> {
 
 /// Attribute keys as label names; keys that sanitize to the same name are merged, their
 /// values joined with `;` in key order, as the compatibility specification says.
-fn merge_labels(attributes: &[KeyValue]) -> Vec<(String, String)> {
+pub(crate) fn merge_labels(attributes: &[KeyValue]) -> Vec<(String, String)> {
     let mut sorted: Vec<&KeyValue> = attributes.iter().collect();
     sorted.sort_by(|a, b| a.key.as_str().cmp(b.key.as_str()));
     let mut out: Vec<(String, String)> = Vec::with_capacity(sorted.len());
@@ -589,6 +589,15 @@ fn histogram_samples(out: &mut String, ctx: &SampleContext<'_>, p: &HistogramPoi
 /// text formats have no native histograms).
 fn exponential_samples(out: &mut String, ctx: &SampleContext<'_>, p: &ExponentialHistogramPoint) {
     let d = &p.data;
+    let buckets = exponential_buckets(d);
+    bucket_lines(out, ctx, &p.attributes, buckets.into_iter(), d.count, d.sum);
+}
+
+/// `(upper bound, count)` per non-empty exponential bucket, ascending, with the zero
+/// bucket at `le=0`.
+pub(crate) fn exponential_buckets(
+    d: &crate::metrics::exponential::ExpoSnapshot,
+) -> Vec<(f64, u64)> {
     let base = 2f64.powf(2f64.powi(-i32::from(d.scale)));
     let mut buckets: Vec<(f64, u64)> = Vec::new();
     // Negative buckets, most negative first: index i holds (-base^(i+1), -base^i].
@@ -607,7 +616,7 @@ fn exponential_samples(out: &mut String, ctx: &SampleContext<'_>, p: &Exponentia
             buckets.push((base.powf((index + 1) as f64), n));
         }
     }
-    bucket_lines(out, ctx, &p.attributes, buckets.into_iter(), d.count, d.sum);
+    buckets
 }
 
 #[cfg(test)]
