@@ -324,7 +324,7 @@ mod tests {
     #[test]
     fn block_on_times_out_and_works_inside_a_runtime() {
         let slow = block_on(
-            tokio::time::sleep(Duration::from_secs(5)),
+            async { tokio::time::sleep(Duration::from_secs(5)).await },
             Duration::from_millis(20),
         );
         assert!(matches!(slow, Err(ExportError::Timeout(_))));

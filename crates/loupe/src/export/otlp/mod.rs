@@ -29,6 +29,7 @@ mod config;
 mod convert;
 
 pub use config::{Compression, OtlpConfig, Protocol, Signal, SignalOverrides};
+pub use convert::SpanEncoder;
 
 use crate::common::error::{ConfigError, ExportError};
 use crate::common::stats::{register_exporter, ExporterStats};
@@ -117,6 +118,12 @@ payload!(
     "rejectedDataPoints",
     rejected_data_points
 );
+
+/// What a request is sent from: a generated message, or protobuf bytes already encoded.
+enum Body<P> {
+    Message(P),
+    Protobuf(Vec<u8>),
+}
 
 enum Wire {
     Http(HttpTarget),
@@ -235,7 +242,7 @@ impl Client {
     }
 
     /// Sends one request of `items` items, retrying as configured, and accounts for it.
-    fn send<P: Payload>(&self, request: P, items: u64) -> Result<(), ExportError> {
+    fn send<P: Payload>(&self, request: Body<P>, items: u64) -> Result<(), ExportError> {
         let started = Instant::now();
         let timeout = self.settings.timeout;
         let result = match self.prepare(request) {
@@ -272,7 +279,7 @@ impl Client {
     /// The future that delivers `request` (with retries) on the I/O runtime.
     fn prepare<P: Payload>(
         &self,
-        request: P,
+        request: Body<P>,
     ) -> Result<BoxFuture<Result<PartialSuccess, ExportError>>, ExportError> {
         let deadline = Instant::now() + self.settings.timeout;
         let retry = self.settings.retry.clone();
@@ -280,11 +287,11 @@ impl Client {
         match &self.wire {
             Wire::Http(target) => {
                 let json = self.settings.protocol == Protocol::HttpJson;
-                let body = if json {
-                    serde_json::to_vec(&request)
-                        .map_err(|e| ExportError::from_source("cannot encode OTLP/JSON", e))?
-                } else {
-                    request.encode_to_vec()
+                let body = match request {
+                    Body::Protobuf(bytes) => bytes,
+                    Body::Message(request) if json => serde_json::to_vec(&request)
+                        .map_err(|e| ExportError::from_source("cannot encode OTLP/JSON", e))?,
+                    Body::Message(request) => request.encode_to_vec(),
                 };
                 let body = if self.settings.compression == Compression::Gzip {
                     transport::gzip(&body)
@@ -307,6 +314,11 @@ impl Client {
                 }))
             }
             Wire::Grpc { channel, metadata } => {
+                let Body::Message(request) = request else {
+                    return Err(ExportError::failed(
+                        "gRPC needs a message, not encoded bytes",
+                    ));
+                };
                 let channel = channel.clone();
                 let metadata = metadata.clone();
                 let gzip = self.settings.compression == Compression::Gzip;
@@ -367,11 +379,45 @@ fn partial_from_json(body: &[u8], field: &str) -> Option<PartialSuccess> {
     Some(PartialSuccess { rejected, message })
 }
 
+/// The OTLP/protobuf body (`ExportTraceServiceRequest`) the exporters send for `spans`:
+/// for writing OTLP files, or for sending them through a transport of your own.
+pub fn encode_spans(resource: &crate::Resource, spans: &[crate::trace::SpanData]) -> Vec<u8> {
+    let mut out = Vec::new();
+    convert::SpanEncoder::default().encode(resource, spans, &mut out);
+    out
+}
+
+/// The OTLP/JSON body the exporters send for `spans` (hex ids, 64-bit integers as strings,
+/// integer enums, lowerCamelCase names).
+pub fn encode_spans_json(
+    resource: &crate::Resource,
+    spans: &[crate::trace::SpanData],
+) -> Result<Vec<u8>, ExportError> {
+    serde_json::to_vec(&convert::trace_request(resource, spans))
+        .map_err(|e| ExportError::from_source("cannot encode OTLP/JSON", e))
+}
+
+/// The OTLP/protobuf body (`ExportMetricsServiceRequest`) the exporters send for `metrics`.
+pub fn encode_metrics(metrics: &ResourceMetrics) -> Vec<u8> {
+    convert::metrics_request(metrics, &every_metric(metrics)).encode_to_vec()
+}
+
+/// `(scope index, metric index)` of every metric in a collection.
+fn every_metric(metrics: &ResourceMetrics) -> Vec<(usize, usize)> {
+    metrics
+        .scope_metrics
+        .iter()
+        .enumerate()
+        .flat_map(|(si, s)| (0..s.metrics.len()).map(move |mi| (si, mi)))
+        .collect()
+}
+
 impl OtlpConfig {
     /// An OTLP span exporter with these settings.
     pub fn span_exporter(&self) -> Result<OtlpSpanExporter, ConfigError> {
         Ok(OtlpSpanExporter {
             client: Client::new(self.resolve(Signal::Traces)?)?,
+            encoder: Default::default(),
         })
     }
 
@@ -386,6 +432,7 @@ impl OtlpConfig {
 /// Sends spans over OTLP. Build it with [`OtlpConfig::span_exporter`].
 pub struct OtlpSpanExporter {
     client: Client,
+    encoder: std::sync::Mutex<convert::SpanEncoder>,
 }
 
 impl std::fmt::Debug for OtlpSpanExporter {
@@ -408,14 +455,30 @@ impl OtlpSpanExporter {
         resource: &crate::Resource,
         spans: &[crate::trace::SpanData],
     ) -> Result<(), ExportError> {
+        let split = |this: &Self| {
+            let (a, b) = spans.split_at(spans.len() / 2);
+            let first = this.send(resource, a);
+            let second = this.send(resource, b);
+            first.and(second)
+        };
+        if self.client.settings.protocol == Protocol::HttpProtobuf {
+            let mut body = Vec::new();
+            self.encoder
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .encode(resource, spans, &mut body);
+            if spans.len() > 1 && body.len() > self.client.settings.max_request_bytes {
+                return split(self);
+            }
+            return self
+                .client
+                .send::<ct::ExportTraceServiceRequest>(Body::Protobuf(body), spans.len() as u64);
+        }
         let request = convert::trace_request(resource, spans);
         if spans.len() > 1 && self.client.too_big(&request) {
-            let (a, b) = spans.split_at(spans.len() / 2);
-            let first = self.send(resource, a);
-            let second = self.send(resource, b);
-            return first.and(second);
+            return split(self);
         }
-        self.client.send(request, spans.len() as u64)
+        self.client.send(Body::Message(request), spans.len() as u64)
     }
 }
 
@@ -464,18 +527,13 @@ impl OtlpMetricExporter {
             .iter()
             .map(|&(s, m)| convert::point_count(&metrics.scope_metrics[s].metrics[m]))
             .sum();
-        self.client.send(request, points as u64)
+        self.client.send(Body::Message(request), points as u64)
     }
 }
 
 impl MetricExporter for OtlpMetricExporter {
     fn export(&self, metrics: &ResourceMetrics) -> Result<(), ExportError> {
-        let selection: Vec<(usize, usize)> = metrics
-            .scope_metrics
-            .iter()
-            .enumerate()
-            .flat_map(|(si, s)| (0..s.metrics.len()).map(move |mi| (si, mi)))
-            .collect();
+        let selection = every_metric(metrics);
         if selection.is_empty() {
             return Ok(());
         }

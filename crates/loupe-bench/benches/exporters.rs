@@ -1,0 +1,119 @@
+//! Exporter encoding costs: OTLP protobuf encoding of spans, and Prometheus text rendering
+//! of 10,000 series beside `prometheus-client`'s encoder, in one run.
+//!
+//! `cargo bench -p loupe-bench --bench exporters`
+
+use criterion::{criterion_group, criterion_main, Criterion, Throughput};
+use loupe::export::prometheus::{Format, PrometheusExporter};
+use loupe::metrics::MeterProvider;
+use loupe::trace::{SimpleSpanProcessor, TracerProvider};
+use loupe::{KeyValue, Resource};
+use std::hint::black_box;
+
+const SPANS: usize = 512;
+const SERIES: usize = 10_000;
+
+fn otlp_encoding(c: &mut Criterion) {
+    let memory = loupe::export::InMemorySpanExporter::default();
+    let resource = Resource::builder().with_service_name("bench").build();
+    let provider = TracerProvider::builder()
+        .with_resource(resource.clone())
+        .with_span_processor(SimpleSpanProcessor::new(memory.clone()))
+        .build()
+        .unwrap();
+    let tracer = provider.tracer("bench");
+    for i in 0..SPANS {
+        let mut span = tracer.start("GET /api/orders");
+        span.set_attribute("http.request.method", "GET");
+        span.set_attribute("http.route", "/api/orders");
+        span.set_attribute("http.response.status_code", 200i64);
+        span.set_attribute("user.id", i as i64);
+        span.set_attribute("cache.hit", true);
+    }
+    let spans = memory.finished_spans();
+    assert_eq!(spans.len(), SPANS);
+    let bytes = loupe::export::otlp::encode_spans(&resource, &spans).len();
+    let mut group = c.benchmark_group("otlp_encode");
+    group.throughput(Throughput::Elements(SPANS as u64));
+    group.bench_function("loupe/protobuf_512_spans_5_attrs", |b| {
+        b.iter(|| {
+            black_box(loupe::export::otlp::encode_spans(
+                &resource,
+                black_box(&spans),
+            ))
+        })
+    });
+    group.throughput(Throughput::Bytes(bytes as u64));
+    group.bench_function("loupe/protobuf_512_spans_5_attrs_bytes", |b| {
+        b.iter(|| {
+            black_box(loupe::export::otlp::encode_spans(
+                &resource,
+                black_box(&spans),
+            ))
+        })
+    });
+    group.finish();
+}
+
+fn prometheus_text(c: &mut Criterion) {
+    let provider = MeterProvider::builder().build();
+    let counter = provider
+        .meter("bench")
+        .u64_counter("http.requests")
+        .with_cardinality_limit(SERIES + 1)
+        .build()
+        .unwrap();
+    for i in 0..SERIES {
+        counter.add(
+            i as u64 + 1,
+            &[
+                KeyValue::new("route", format!("/api/{}", i % 100)),
+                KeyValue::new("instance", format!("node-{}", i / 100)),
+            ],
+        );
+    }
+    let exporter = PrometheusExporter::new(&provider)
+        .without_scope_labels()
+        .without_target_info();
+    let collected = provider.collect();
+
+    use prometheus_client::encoding::EncodeLabelSet;
+    use prometheus_client::metrics::counter::Counter;
+    use prometheus_client::metrics::family::Family;
+    #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+    struct Labels {
+        route: String,
+        instance: String,
+    }
+    let mut registry = prometheus_client::registry::Registry::default();
+    let family = Family::<Labels, Counter>::default();
+    registry.register("http_requests", "Requests", family.clone());
+    for i in 0..SERIES {
+        family
+            .get_or_create(&Labels {
+                route: format!("/api/{}", i % 100),
+                instance: format!("node-{}", i / 100),
+            })
+            .inc_by(i as u64 + 1);
+    }
+
+    let mut group = c.benchmark_group("prometheus_text_10k_series");
+    group.throughput(Throughput::Elements(SERIES as u64));
+    group.bench_function("loupe/collect_and_render", |b| {
+        b.iter(|| black_box(exporter.render(Format::Text)))
+    });
+    group.bench_function("loupe/render_only", |b| {
+        b.iter(|| black_box(exporter.render_metrics(&collected, Format::Text)))
+    });
+    group.bench_function("prometheus_client/encode", |b| {
+        b.iter(|| {
+            let mut out = String::with_capacity(1 << 20);
+            prometheus_client::encoding::text::encode(&mut out, &registry).unwrap();
+            black_box(out)
+        })
+    });
+    group.finish();
+}
+
+criterion_group!(benches, otlp_encoding, prometheus_text);
+criterion_main!(benches);
