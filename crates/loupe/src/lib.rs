@@ -67,7 +67,8 @@
 //! * [`trace`] — tracers, spans, samplers, limits, processors, span exporters, context.
 //! * [`metrics`] — meters, instruments, bound handles, readers, metric exporters.
 //! * [`facade`] — the seed's `Telemetry` trait with Core, Noop and Mock implementations.
-//! * [`export`] — in-memory and stdout exporters.
+//! * [`export`] — OTLP (gRPC, HTTP/protobuf, HTTP/JSON), Prometheus pull and remote write,
+//!   StatsD/DogStatsD, Zipkin, Analytics Hub, stdout and in-memory exporters.
 //! * [`common`] — attributes, resource, scope, errors and the SDK's own counters.
 
 #![warn(missing_docs)]

@@ -93,7 +93,21 @@ fn text_output_passes_promtool_without_lint_problems() {
     let w = workload();
     w.requests.add(42, &[KeyValue::new("method", "GET")]);
     w.latency.record(0.05, &[]);
+    // Any live exporter publishes its health next to the application's metrics.
+    let _statsd = loupe::export::StatsdExporter::builder()
+        .with_host("127.0.0.1:9")
+        .build()
+        .unwrap();
     let text = exporter(&w).render(Format::Text);
+    for health in [
+        "# TYPE clusterdb_loupe_sdk_exporter_exported_total counter",
+        "clusterdb_loupe_sdk_exporter_exported_total{exporter=\"statsd\",signal=\"metrics\"",
+        "clusterdb_loupe_sdk_exporter_failed_total{exporter=\"statsd\"",
+        "clusterdb_loupe_sdk_exporter_retries_total{exporter=\"statsd\"",
+        "clusterdb_loupe_sdk_exporter_duration_seconds_bucket{exporter=\"statsd\"",
+    ] {
+        assert!(text.contains(health), "missing {health:?} in:\n{text}");
+    }
     for expected in [
         "# TYPE clusterdb_requests_total counter",
         "clusterdb_requests_total{method=\"GET\",region=\"eu-1\",otel_scope_name=\"clusterdb.telemetry\"} 42",
