@@ -403,6 +403,11 @@ fn an_unreachable_endpoint_drops_and_counts_then_export_recovers() {
     let _ = provider.force_flush(WAIT);
     let down = processor.stats();
     assert!(down.dropped_queue_full > 0, "{down:?}");
+    assert_eq!(
+        stats.dropped.get(),
+        down.dropped_queue_full,
+        "queue drops reach the exporter's health counters"
+    );
     assert!(down.queued <= 64, "{down:?}");
     assert!(stats.failed.get() > 0, "exports to a closed port fail");
 

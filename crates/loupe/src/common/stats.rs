@@ -80,6 +80,8 @@ pub struct ExporterStats {
     pub rejected: StatCounter,
     /// Retried attempts.
     pub retries: StatCounter,
+    /// Items dropped before they reached the exporter (a full batch queue).
+    pub dropped: StatCounter,
     duration_count: StatCounter,
     duration_sum_nanos: StatCounter,
     duration_buckets: [StatCounter; EXPORT_DURATION_BOUNDS.len() + 1],
@@ -133,6 +135,7 @@ pub fn register_exporter(
         failed: StatCounter::default(),
         rejected: StatCounter::default(),
         retries: StatCounter::default(),
+        dropped: StatCounter::default(),
         duration_count: StatCounter::default(),
         duration_sum_nanos: StatCounter::default(),
         duration_buckets: Default::default(),

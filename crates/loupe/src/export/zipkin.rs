@@ -275,6 +275,10 @@ impl ZipkinExporter {
 }
 
 impl SpanExporter for ZipkinExporter {
+    fn stats(&self) -> Option<Arc<ExporterStats>> {
+        Some(Arc::clone(&self.stats))
+    }
+
     fn export(&self, batch: SpanBatch<'_>) -> Result<(), ExportError> {
         if self.shut_down.load(Ordering::Acquire) {
             return Err(ExportError::Shutdown);

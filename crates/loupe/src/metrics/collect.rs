@@ -359,6 +359,12 @@ fn exporter_metrics(out: &mut Vec<Metric>, now: SystemTime, start: SystemTime) {
         &|e| e.rejected.get(),
     ));
     out.push(counter(
+        "loupe.sdk.exporter.dropped",
+        "{item}",
+        "Items dropped before reaching the exporter because its queue was full.",
+        &|e| e.dropped.get(),
+    ));
+    out.push(counter(
         "loupe.sdk.exporter.retries",
         "{attempt}",
         "Export attempts retried after a retryable failure.",

@@ -125,6 +125,8 @@ struct Inner {
     dropped_queue_full: AtomicU64,
     export_failed: AtomicU64,
     export_calls: AtomicU64,
+    /// The exporter's own health counters, if it has them: queue drops are added there too.
+    exporter_stats: Option<Arc<crate::common::stats::ExporterStats>>,
 }
 
 thread_local! {
@@ -162,6 +164,7 @@ impl BatchSpanProcessor {
     ) -> Result<Self, ConfigError> {
         config.validate()?;
         static NEXT_ID: AtomicU64 = AtomicU64::new(1);
+        let exporter_stats = exporter.stats();
         let inner = Arc::new(Inner {
             id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
             config,
@@ -179,6 +182,7 @@ impl BatchSpanProcessor {
             dropped_queue_full: AtomicU64::new(0),
             export_failed: AtomicU64::new(0),
             export_calls: AtomicU64::new(0),
+            exporter_stats,
         });
         // The worker holds a weak reference: dropping every handle without shutdown still
         // ends the thread.
@@ -263,7 +267,7 @@ impl SpanProcessor for BatchSpanProcessor {
         });
         if pushed.is_err() {
             // Thread teardown: no buffer can be kept, so the span is lost. Count it.
-            inner.dropped_queue_full.fetch_add(1, Ordering::Relaxed);
+            inner.count_dropped(1);
         }
     }
 
@@ -291,6 +295,14 @@ impl SpanProcessor for BatchSpanProcessor {
 }
 
 impl Inner {
+    /// Counts spans dropped for a full queue, here and in the exporter's health counters.
+    fn count_dropped(&self, n: u64) {
+        self.dropped_queue_full.fetch_add(n, Ordering::Relaxed);
+        if let Some(stats) = &self.exporter_stats {
+            stats.dropped.add(n);
+        }
+    }
+
     fn register_buffer(&self) -> Arc<Mutex<ThreadBuffer>> {
         let buf = Arc::new(Mutex::new(ThreadBuffer::default()));
         self.buffers
@@ -380,8 +392,9 @@ impl Inner {
             b.closed = close;
             drop(b);
             self.free_credits.fetch_add(unused, Ordering::AcqRel);
-            self.dropped_queue_full
-                .fetch_add(dropped, Ordering::Relaxed);
+            if dropped > 0 {
+                self.count_dropped(dropped);
+            }
             for chunk in spans.chunks(batch_size) {
                 if let Err(e) = self.export(chunk) {
                     result = Err(e);

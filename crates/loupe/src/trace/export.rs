@@ -34,11 +34,20 @@ pub trait SpanExporter: Send + Sync + 'static {
     fn shutdown(&self) -> Result<(), ExportError> {
         Ok(())
     }
+
+    /// The exporter's health counters, published as `loupe.sdk.exporter.*`; a batch
+    /// processor adds the spans it drops for a full queue to them.
+    fn stats(&self) -> Option<std::sync::Arc<crate::common::stats::ExporterStats>> {
+        None
+    }
 }
 
 impl<T: SpanExporter + ?Sized> SpanExporter for Box<T> {
     fn export(&self, batch: SpanBatch<'_>) -> Result<(), ExportError> {
         (**self).export(batch)
+    }
+    fn stats(&self) -> Option<std::sync::Arc<crate::common::stats::ExporterStats>> {
+        (**self).stats()
     }
     fn force_flush(&self) -> Result<(), ExportError> {
         (**self).force_flush()
@@ -51,6 +60,9 @@ impl<T: SpanExporter + ?Sized> SpanExporter for Box<T> {
 impl<T: SpanExporter + ?Sized> SpanExporter for std::sync::Arc<T> {
     fn export(&self, batch: SpanBatch<'_>) -> Result<(), ExportError> {
         (**self).export(batch)
+    }
+    fn stats(&self) -> Option<std::sync::Arc<crate::common::stats::ExporterStats>> {
+        (**self).stats()
     }
     fn force_flush(&self) -> Result<(), ExportError> {
         (**self).force_flush()

@@ -483,6 +483,10 @@ impl OtlpSpanExporter {
 }
 
 impl SpanExporter for OtlpSpanExporter {
+    fn stats(&self) -> Option<Arc<ExporterStats>> {
+        Some(Arc::clone(&self.client.stats))
+    }
+
     fn export(&self, batch: SpanBatch<'_>) -> Result<(), ExportError> {
         if batch.spans.is_empty() {
             return Ok(());
