@@ -66,6 +66,7 @@
 //!
 //! * [`trace`] — tracers, spans, samplers, limits, processors, span exporters, context.
 //! * [`metrics`] — meters, instruments, bound handles, readers, metric exporters.
+//! * [`logs`] — log records in the OpenTelemetry model and the log exporter trait.
 //! * [`facade`] — the seed's `Telemetry` trait with Core, Noop and Mock implementations.
 //! * [`export`] — OTLP (gRPC, HTTP/protobuf, HTTP/JSON), Prometheus pull and remote write,
 //!   StatsD/DogStatsD, Zipkin, Analytics Hub, stdout and in-memory exporters.
@@ -76,6 +77,7 @@
 pub mod common;
 pub mod export;
 pub mod facade;
+pub mod logs;
 pub mod metrics;
 pub mod trace;
 

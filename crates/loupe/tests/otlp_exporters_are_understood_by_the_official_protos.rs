@@ -273,6 +273,67 @@ fn metrics_over_grpc_are_decoded() {
     metrics_round_trip(Protocol::Grpc, "grpc");
 }
 
+fn logs_round_trip(protocol: Protocol, mode: &str) {
+    use loupe::logs::{LogBatch, LogExporter, LogRecord, Severity};
+    let (peer, port) = receiver(mode, &[]);
+    let exporter = config(protocol, port).log_exporter().unwrap();
+    let stats = exporter.stats();
+    let provider = TracerProvider::builder().build().unwrap();
+    let tracer = provider.tracer("t");
+    let span = tracer.start("handling");
+    let expected_trace = span.span_context().trace_id().to_string();
+    let expected_span = span.span_context().span_id().to_string();
+    let record = {
+        let _entered = span.enter();
+        LogRecord::new(Severity::Error, "payment declined")
+            .with_attribute(KeyValue::new("order.id", 1234i64))
+            .with_attribute(KeyValue::new("card.brand", "visa"))
+            .with_current_trace_context()
+    };
+    let plain = LogRecord::new(Severity::Info, "started");
+    let resource = resource();
+    exporter
+        .export(LogBatch {
+            resource: &resource,
+            records: &[record, plain],
+            timeout: WAIT,
+        })
+        .unwrap();
+    let got = decoded(&peer, "logs");
+    let records = got["records"].as_array().unwrap();
+    assert_eq!(records.len(), 2);
+    let error = &records[0];
+    assert_eq!(error["body"], "payment declined");
+    assert_eq!(error["severity_number"], 17);
+    assert_eq!(error["severity_text"], "ERROR");
+    assert_eq!(error["attributes"]["order.id"], 1234);
+    assert_eq!(error["attributes"]["card.brand"], "visa");
+    assert_eq!(error["trace_id"], expected_trace);
+    assert_eq!(error["span_id"], expected_span);
+    assert_eq!(error["flags"].as_u64().unwrap() & 1, 1, "sampled");
+    assert!(error["time"].as_u64().unwrap() > 0);
+    assert_eq!(error["resource"]["service.name"], "checkout");
+    assert_eq!(error["scope"]["name"], "loupe");
+    assert_eq!(records[1]["severity_number"], 9);
+    assert_eq!(records[1]["trace_id"], "");
+    assert_eq!(stats.exported.get(), 2);
+}
+
+#[test]
+fn logs_over_http_protobuf_are_decoded() {
+    logs_round_trip(Protocol::HttpProtobuf, "http");
+}
+
+#[test]
+fn logs_over_http_json_are_decoded() {
+    logs_round_trip(Protocol::HttpJson, "http");
+}
+
+#[test]
+fn logs_over_grpc_are_decoded() {
+    logs_round_trip(Protocol::Grpc, "grpc");
+}
+
 fn one_span_exporter(
     protocol: Protocol,
     port: u16,

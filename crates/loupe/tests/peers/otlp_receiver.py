@@ -19,6 +19,7 @@ from concurrent import futures
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from google.protobuf import json_format
+from opentelemetry.proto.collector.logs.v1 import logs_service_pb2
 from opentelemetry.proto.collector.metrics.v1 import metrics_service_pb2
 from opentelemetry.proto.collector.trace.v1 import trace_service_pb2
 
@@ -86,6 +87,29 @@ def summarize_traces(req):
                     }
                 )
     return {"signal": "traces", "spans": out}
+
+
+def summarize_logs(req):
+    out = []
+    for rl in req.resource_logs:
+        for sl in rl.scope_logs:
+            for r in sl.log_records:
+                kind = r.body.WhichOneof("value")
+                out.append({
+                    "resource": attrs(rl.resource.attributes),
+                    "scope": scope(sl.scope),
+                    "time": r.time_unix_nano,
+                    "observed_time": r.observed_time_unix_nano,
+                    "severity_number": r.severity_number,
+                    "severity_text": r.severity_text,
+                    "body": any_value(r.body) if kind else None,
+                    "attributes": attrs(r.attributes),
+                    "trace_id": r.trace_id.hex(),
+                    "span_id": r.span_id.hex(),
+                    "flags": r.flags,
+                    "event_name": r.event_name,
+                })
+    return {"signal": "logs", "records": out}
 
 
 def number(p):
@@ -195,6 +219,13 @@ def make_http_handler(args):
                 if args.reject:
                     resp.partial_success.rejected_data_points = args.reject
                     resp.partial_success.error_message = "too old"
+            elif self.path == "/v1/logs":
+                req = logs_service_pb2.ExportLogsServiceRequest()
+                resp = logs_service_pb2.ExportLogsServiceResponse()
+                summarize = summarize_logs
+                if args.reject:
+                    resp.partial_success.rejected_log_records = args.reject
+                    resp.partial_success.error_message = "too old"
             else:
                 self.send_response(404)
                 self.end_headers()
@@ -227,6 +258,7 @@ def make_http_handler(args):
 
 def serve_grpc(args):
     import grpc
+    from opentelemetry.proto.collector.logs.v1 import logs_service_pb2_grpc
     from opentelemetry.proto.collector.metrics.v1 import metrics_service_pb2_grpc
     from opentelemetry.proto.collector.trace.v1 import trace_service_pb2_grpc
 
@@ -258,7 +290,18 @@ def serve_grpc(args):
                 resp.partial_success.error_message = "too old"
             return resp
 
+    class Logs(logs_service_pb2_grpc.LogsServiceServicer):
+        def Export(self, request, context):
+            check(context)
+            emit({"event": "decoded", **summarize_logs(request)})
+            resp = logs_service_pb2.ExportLogsServiceResponse()
+            if args.reject:
+                resp.partial_success.rejected_log_records = args.reject
+                resp.partial_success.error_message = "too old"
+            return resp
+
     server = grpc.server(futures.ThreadPoolExecutor(max_workers=4))
+    logs_service_pb2_grpc.add_LogsServiceServicer_to_server(Logs(), server)
     trace_service_pb2_grpc.add_TraceServiceServicer_to_server(Traces(), server)
     metrics_service_pb2_grpc.add_MetricsServiceServicer_to_server(Metrics(), server)
     port = server.add_insecure_port(f"127.0.0.1:{args.port}")

@@ -8,9 +8,11 @@ use crate::metrics::{
     ResourceMetrics, Temporality,
 };
 use crate::trace::{SpanData, SpanKind, Status};
+use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
 use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use opentelemetry_proto::tonic::common::v1 as pc;
+use opentelemetry_proto::tonic::logs::v1 as pl;
 use opentelemetry_proto::tonic::metrics::v1 as pm;
 use opentelemetry_proto::tonic::resource::v1 as pr;
 use opentelemetry_proto::tonic::trace::v1 as pt;
@@ -331,6 +333,62 @@ pub(crate) fn metrics_request(
                 .schema_url()
                 .unwrap_or_default()
                 .to_string(),
+        }],
+    }
+}
+
+pub(crate) fn log_record(r: &crate::logs::LogRecord) -> pl::LogRecord {
+    pl::LogRecord {
+        time_unix_nano: r.timestamp.map(nanos).unwrap_or(0),
+        observed_time_unix_nano: nanos(r.observed_timestamp),
+        severity_number: i32::from(r.severity_number),
+        severity_text: r.severity_text.to_string(),
+        body: r.body.as_ref().map(any_value),
+        attributes: attributes(&r.attributes),
+        dropped_attributes_count: 0,
+        flags: u32::from(r.trace_flags.bits()),
+        trace_id: if r.trace_id.is_valid() {
+            r.trace_id.to_bytes().to_vec()
+        } else {
+            Vec::new()
+        },
+        span_id: if r.span_id.is_valid() {
+            r.span_id.to_bytes().to_vec()
+        } else {
+            Vec::new()
+        },
+        event_name: r.event_name.as_deref().unwrap_or_default().to_string(),
+    }
+}
+
+/// One export request for `records`, grouped by instrumentation scope.
+pub(crate) fn logs_request(
+    resource: &Resource,
+    records: &[crate::logs::LogRecord],
+) -> ExportLogsServiceRequest {
+    let mut scopes: Vec<(&'static InstrumentationScope, Vec<pl::LogRecord>)> = Vec::new();
+    for r in records {
+        let converted = log_record(r);
+        match scopes
+            .iter_mut()
+            .find(|(scope, _)| std::ptr::eq(*scope, r.scope))
+        {
+            Some((_, list)) => list.push(converted),
+            None => scopes.push((r.scope, vec![converted])),
+        }
+    }
+    ExportLogsServiceRequest {
+        resource_logs: vec![pl::ResourceLogs {
+            resource: Some(self::resource(resource)),
+            scope_logs: scopes
+                .into_iter()
+                .map(|(sc, log_records)| pl::ScopeLogs {
+                    scope: Some(scope(sc)),
+                    log_records,
+                    schema_url: sc.schema_url.clone().unwrap_or_default(),
+                })
+                .collect(),
+            schema_url: resource.schema_url().unwrap_or_default().to_string(),
         }],
     }
 }

@@ -1,4 +1,4 @@
-//! OTLP exporters for spans and metrics over gRPC, HTTP/protobuf and HTTP/JSON, built on
+//! OTLP exporters for spans, metrics and logs over gRPC, HTTP/protobuf and HTTP/JSON, built on
 //! the generated types of the official protos (`opentelemetry-proto`).
 //!
 //! Settings come from [`OtlpConfig`]: the specification's defaults, the
@@ -37,6 +37,7 @@ use crate::export::transport::{self, Failure, HttpTarget};
 use crate::metrics::{MetricExporter, ResourceMetrics, Temporality};
 use crate::trace::{SpanBatch, SpanExporter};
 use config::Resolved;
+use opentelemetry_proto::tonic::collector::logs::v1 as cl;
 use opentelemetry_proto::tonic::collector::metrics::v1 as cm;
 use opentelemetry_proto::tonic::collector::trace::v1 as ct;
 use prost::Message;
@@ -124,6 +125,14 @@ enum Body<P> {
     Message(P),
     Protobuf(Vec<u8>),
 }
+
+payload!(
+    cl::ExportLogsServiceRequest,
+    cl::ExportLogsServiceResponse,
+    cl::logs_service_client::LogsServiceClient<tonic::transport::Channel>,
+    "rejectedLogRecords",
+    rejected_log_records
+);
 
 enum Wire {
     Http(HttpTarget),
@@ -421,6 +430,13 @@ impl OtlpConfig {
         })
     }
 
+    /// An OTLP log exporter with these settings.
+    pub fn log_exporter(&self) -> Result<OtlpLogExporter, ConfigError> {
+        Ok(OtlpLogExporter {
+            client: Client::new(self.resolve(Signal::Logs)?)?,
+        })
+    }
+
     /// An OTLP metric exporter with these settings; feed it with a `PeriodicReader`.
     pub fn metric_exporter(&self) -> Result<OtlpMetricExporter, ConfigError> {
         Ok(OtlpMetricExporter {
@@ -546,5 +562,51 @@ impl MetricExporter for OtlpMetricExporter {
 
     fn temporality(&self) -> Temporality {
         self.client.settings.temporality
+    }
+}
+
+/// Sends log records over OTLP. Build it with [`OtlpConfig::log_exporter`].
+pub struct OtlpLogExporter {
+    client: Client,
+}
+
+impl std::fmt::Debug for OtlpLogExporter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OtlpLogExporter")
+            .field("url", &self.client.settings.url)
+            .field("protocol", &self.client.settings.protocol)
+            .finish_non_exhaustive()
+    }
+}
+
+impl OtlpLogExporter {
+    /// This exporter's health counters (also published as `loupe.sdk.exporter.*`).
+    pub fn stats(&self) -> Arc<ExporterStats> {
+        Arc::clone(&self.client.stats)
+    }
+
+    fn send(
+        &self,
+        resource: &crate::Resource,
+        records: &[crate::logs::LogRecord],
+    ) -> Result<(), ExportError> {
+        let request = convert::logs_request(resource, records);
+        if records.len() > 1 && self.client.too_big(&request) {
+            let (a, b) = records.split_at(records.len() / 2);
+            let first = self.send(resource, a);
+            let second = self.send(resource, b);
+            return first.and(second);
+        }
+        self.client
+            .send(Body::Message(request), records.len() as u64)
+    }
+}
+
+impl crate::logs::LogExporter for OtlpLogExporter {
+    fn export(&self, batch: crate::logs::LogBatch<'_>) -> Result<(), ExportError> {
+        if batch.records.is_empty() {
+            return Ok(());
+        }
+        self.send(batch.resource, batch.records)
     }
 }
