@@ -75,8 +75,12 @@
 #![warn(missing_docs)]
 
 pub mod common;
+#[cfg(feature = "otlp")]
+pub mod config;
 pub mod export;
 pub mod facade;
+#[cfg(feature = "otlp")]
+mod init;
 pub mod logs;
 pub mod metrics;
 pub mod trace;
@@ -89,6 +93,8 @@ pub use facade::{
     attributes, BoxedSpan, CoreTelemetry, MockTelemetry, NoopTelemetry, SpanGuard, SpanStatus,
     Telemetry, TelemetryContext, TelemetryExt, TraceContext,
 };
+#[cfg(feature = "otlp")]
+pub use init::{init, InitError, TelemetryGuard};
 
 // Compile and run the README's examples as doc tests, so the quick start cannot rot.
 #[doc = include_str!("../../../README.md")]

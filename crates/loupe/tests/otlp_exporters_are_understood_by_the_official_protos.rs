@@ -12,27 +12,13 @@ use loupe::trace::{
 };
 use loupe::{KeyValue, Resource};
 use serde_json::Value as Json;
-use std::process::Command;
 use std::time::{Duration, Instant};
 use support::Peer;
 
 const WAIT: Duration = Duration::from_secs(30);
 
 fn receiver(mode: &str, args: &[&str]) -> (Peer, u16) {
-    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/peers/otlp_receiver.py");
-    let peer = Peer::start(
-        &format!("otlp receiver ({mode})"),
-        Command::new(support::python())
-            .arg(script)
-            .arg(mode)
-            .args(args),
-    );
-    let line = peer.next_line(WAIT);
-    let port = line
-        .strip_prefix("PORT ")
-        .and_then(|p| p.parse().ok())
-        .unwrap_or_else(|| panic!("unexpected first line {line:?}"));
-    (peer, port)
+    support::otlp_receiver(mode, args)
 }
 
 fn config(protocol: Protocol, port: u16) -> OtlpConfig {

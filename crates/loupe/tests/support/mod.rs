@@ -262,3 +262,20 @@ pub fn http_request(method: &str, url: &str, headers: &[(&str, &str)]) -> Option
         body,
     })
 }
+
+/// Starts the OTLP receiver built on the official Python packages
+/// (`tests/peers/otlp_receiver.py`) in `mode` (`http` or `grpc`) and returns it with its
+/// port.
+pub fn otlp_receiver(mode: &str, args: &[&str]) -> (Peer, u16) {
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/peers/otlp_receiver.py");
+    let peer = Peer::start(
+        &format!("otlp receiver ({mode})"),
+        Command::new(python()).arg(script).arg(mode).args(args),
+    );
+    let line = peer.next_line(Duration::from_secs(60));
+    let port = line
+        .strip_prefix("PORT ")
+        .and_then(|p| p.parse().ok())
+        .unwrap_or_else(|| panic!("unexpected first line {line:?}"));
+    (peer, port)
+}

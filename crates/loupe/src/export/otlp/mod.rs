@@ -28,6 +28,7 @@
 mod config;
 mod convert;
 
+pub(crate) use config::percent_decode;
 pub use config::{Compression, OtlpConfig, Protocol, Signal, SignalOverrides};
 pub use convert::SpanEncoder;
 

@@ -1,0 +1,354 @@
+//! `loupe::init`: every signal from one configuration, and a guard that flushes on drop.
+
+use crate::common::error::{ConfigError, ExportError};
+use crate::common::resource::Resource;
+use crate::config::{ExporterKind, SamplerKind, TelemetryConfig};
+use crate::export::otlp::{Compression, OtlpConfig, Protocol, Signal};
+use crate::export::prometheus::{PrometheusExporter, PrometheusServer};
+use crate::facade::CoreTelemetry;
+use crate::logs::LogExporter;
+use crate::metrics::{MeterProvider, PeriodicReader, Temporality};
+use crate::trace::{
+    AlwaysOffSampler, AlwaysOnSampler, BatchConfig, BatchSpanProcessor, ParentBasedSampler,
+    SpanLimits, TraceIdRatioSampler, TracerProvider, TracerProviderBuilder,
+};
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+/// Why [`init`] could not set up telemetry.
+#[derive(Debug, thiserror::Error)]
+pub enum InitError {
+    /// A configuration value is out of range or malformed.
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    /// A listener (Prometheus, health) could not bind its address.
+    #[error("cannot listen on {addr} for {what}: {source}")]
+    Bind {
+        /// The address.
+        addr: String,
+        /// `metrics` or `health`.
+        what: &'static str,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+/// Sets up traces, metrics and logs from `config` (resolved against the environment, see
+/// [`TelemetryConfig::resolve`]): the resource, the sampler and span limits, a batch span
+/// processor with the chosen exporter, a meter provider with the OTLP push and the
+/// Prometheus endpoint, the Analytics Hub exporter, and the OTLP log exporter. Warnings
+/// about ignored environment values are printed to stderr once.
+///
+/// Dropping the returned guard, or calling [`TelemetryGuard::shutdown`], flushes
+/// everything within `health.shutdown_timeout_secs`.
+///
+/// ```
+/// let config = loupe::config::TelemetryConfig::new("checkout")
+///     .with_service_version("1.0.0")
+///     .with_traces_exporter(loupe::config::ExporterKind::None)
+///     .with_otlp_metrics(false)
+///     .with_prometheus_listen("127.0.0.1:0");
+/// let telemetry = loupe::init(config).unwrap();
+/// let tracer = telemetry.tracer_provider().tracer("checkout");
+/// drop(tracer.start("work"));
+/// println!("metrics on http://{}/metrics", telemetry.metrics_addr().unwrap());
+/// telemetry.shutdown().unwrap();
+/// ```
+pub fn init(config: TelemetryConfig) -> Result<TelemetryGuard, InitError> {
+    let config = config.resolve()?;
+    for warning in config.warnings() {
+        eprintln!("loupe: {warning}");
+    }
+    let resource = crate::config::resource::detect(&config);
+    if config.disabled {
+        return Ok(TelemetryGuard::new(
+            config,
+            resource.clone(),
+            TracerProvider::builder()
+                .with_resource(resource.clone())
+                .with_sampler(AlwaysOffSampler)
+                .build()?,
+            MeterProvider::builder().with_resource(resource).build(),
+            None,
+            None,
+        ));
+    }
+
+    let tracer_provider = tracer_provider(&config, &resource)?;
+    let meter_provider = meter_provider(&config, &resource)?;
+    let log_exporter: Option<Arc<dyn LogExporter>> =
+        match (config.logging.enabled, config.logging.exporter) {
+            (true, ExporterKind::Otlp) => Some(Arc::new(
+                otlp_config(&config, Signal::Logs)?.log_exporter()?,
+            )),
+            _ => None,
+        };
+    let server = if config.metrics.enabled && config.metrics.prometheus_enabled {
+        let addr: SocketAddr = config.metrics.prometheus_listen.parse().map_err(|_| {
+            ConfigError::new(
+                "metrics.prometheus_listen",
+                &config.metrics.prometheus_listen,
+                "an IP address and port such as 0.0.0.0:9464",
+            )
+        })?;
+        let mut exporter = PrometheusExporter::new(&meter_provider);
+        if let Some(prefix) = &config.metrics.prometheus_prefix {
+            exporter = exporter.with_prefix(prefix.clone());
+        }
+        Some(
+            exporter
+                .serve(addr, &config.metrics.prometheus_path)
+                .map_err(|source| InitError::Bind {
+                    addr: addr.to_string(),
+                    what: "metrics",
+                    source,
+                })?,
+        )
+    } else {
+        None
+    };
+    Ok(TelemetryGuard::new(
+        config,
+        resource,
+        tracer_provider,
+        meter_provider,
+        log_exporter,
+        server,
+    ))
+}
+
+/// The OTLP settings of one signal: the configured base endpoint, protocol, headers,
+/// compression and timeout, then the per-signal environment overrides.
+fn otlp_config(config: &TelemetryConfig, signal: Signal) -> Result<OtlpConfig, ConfigError> {
+    let endpoint = match signal {
+        Signal::Traces => &config.tracing.otlp_endpoint,
+        Signal::Metrics => &config.metrics.otlp_endpoint,
+        Signal::Logs => &config.logging.otlp_endpoint,
+    };
+    let mut otlp = OtlpConfig::default()
+        .with_protocol(Protocol::parse("otlp.protocol", &config.otlp.protocol)?)
+        .with_endpoint(endpoint.clone())
+        .with_timeout(Duration::from_millis(config.otlp.timeout_ms))
+        .with_compression(if config.otlp.compression == "gzip" {
+            Compression::Gzip
+        } else {
+            Compression::None
+        })
+        .with_temporality(if config.otlp.temporality == "delta" {
+            Temporality::Delta
+        } else {
+            Temporality::Cumulative
+        });
+    for (k, v) in &config.otlp.headers {
+        otlp = otlp.with_header(k.clone(), v.clone());
+    }
+    if let Some(key) = &config.api_key {
+        if !config.otlp.headers.contains_key("api-key") {
+            otlp = otlp.with_header("api-key", key.clone());
+        }
+    }
+    otlp.signals = config.otlp.signals.clone();
+    Ok(otlp)
+}
+
+fn tracer_provider(
+    config: &TelemetryConfig,
+    resource: &Resource,
+) -> Result<TracerProvider, InitError> {
+    let t = &config.tracing;
+    let builder = TracerProvider::builder()
+        .with_resource(resource.clone())
+        .with_span_limits(SpanLimits {
+            max_attributes_per_span: t.max_attributes_per_span,
+            max_events_per_span: t.max_events_per_span,
+            max_links_per_span: t.max_links_per_span,
+            max_attributes_per_event: t.max_attributes_per_event,
+            max_attributes_per_link: t.max_attributes_per_link,
+            max_attribute_value_length: t.max_attribute_value_length,
+        });
+    let builder = with_sampler(builder, t.sampler, t.sampling_rate)?;
+    let batch = BatchConfig {
+        max_queue_size: t.max_queue_size,
+        max_export_batch_size: t.batch_size,
+        scheduled_delay: Duration::from_millis(t.export_delay_ms),
+        export_timeout: Duration::from_secs(t.export_timeout_secs),
+    };
+    let builder = match (t.enabled, t.exporter) {
+        (false, _) | (_, ExporterKind::None) => builder,
+        (true, ExporterKind::Otlp) => builder.with_span_processor(BatchSpanProcessor::with_config(
+            otlp_config(config, Signal::Traces)?.span_exporter()?,
+            batch,
+        )?),
+        (true, ExporterKind::Zipkin) => {
+            builder.with_span_processor(BatchSpanProcessor::with_config(
+                crate::export::ZipkinExporter::builder()
+                    .with_endpoint(t.zipkin_endpoint.clone())
+                    .build()?,
+                batch,
+            )?)
+        }
+        (true, ExporterKind::Console) => {
+            builder.with_span_processor(BatchSpanProcessor::with_config(
+                crate::export::StdoutExporter::new(crate::export::StdoutFormat::Pretty),
+                batch,
+            )?)
+        }
+    };
+    Ok(builder.build()?)
+}
+
+fn with_sampler(
+    builder: TracerProviderBuilder,
+    kind: SamplerKind,
+    rate: f64,
+) -> Result<TracerProviderBuilder, ConfigError> {
+    Ok(match kind {
+        SamplerKind::AlwaysOn => builder.with_sampler(AlwaysOnSampler),
+        SamplerKind::AlwaysOff => builder.with_sampler(AlwaysOffSampler),
+        SamplerKind::TraceIdRatio => builder.with_sampler(TraceIdRatioSampler::new(rate)?),
+        SamplerKind::ParentBasedAlwaysOn => {
+            builder.with_sampler(ParentBasedSampler::new(AlwaysOnSampler))
+        }
+        SamplerKind::ParentBasedAlwaysOff => {
+            builder.with_sampler(ParentBasedSampler::new(AlwaysOffSampler))
+        }
+        SamplerKind::ParentBasedTraceIdRatio => {
+            builder.with_sampler(ParentBasedSampler::new(TraceIdRatioSampler::new(rate)?))
+        }
+    })
+}
+
+fn meter_provider(
+    config: &TelemetryConfig,
+    resource: &Resource,
+) -> Result<MeterProvider, InitError> {
+    let m = &config.metrics;
+    let mut builder = MeterProvider::builder()
+        .with_resource(resource.clone())
+        .with_cardinality_limit(m.cardinality_limit);
+    if m.enabled && m.otlp_enabled {
+        builder = builder.with_reader(
+            PeriodicReader::builder(otlp_config(config, Signal::Metrics)?.metric_exporter()?)
+                .with_interval(Duration::from_secs(m.export_interval_secs))
+                .build(),
+        );
+    }
+    let mut hub = config.analytics_hub.clone();
+    if hub.api_key.is_none() {
+        hub.api_key = config.api_key.clone();
+    }
+    if let Some(reader) = hub.periodic_reader()? {
+        builder = builder.with_reader(reader);
+    }
+    Ok(builder.build())
+}
+
+/// Owns everything [`init`] set up. Dropping it flushes and stops every pipeline.
+pub struct TelemetryGuard {
+    config: TelemetryConfig,
+    resource: Resource,
+    tracer_provider: TracerProvider,
+    meter_provider: MeterProvider,
+    log_exporter: Option<Arc<dyn LogExporter>>,
+    server: Mutex<Option<PrometheusServer>>,
+    metrics_addr: Option<SocketAddr>,
+    shut_down: AtomicBool,
+}
+
+impl std::fmt::Debug for TelemetryGuard {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TelemetryGuard")
+            .field("service", &self.config.service.name)
+            .field("metrics_addr", &self.metrics_addr)
+            .finish_non_exhaustive()
+    }
+}
+
+impl TelemetryGuard {
+    fn new(
+        config: TelemetryConfig,
+        resource: Resource,
+        tracer_provider: TracerProvider,
+        meter_provider: MeterProvider,
+        log_exporter: Option<Arc<dyn LogExporter>>,
+        server: Option<PrometheusServer>,
+    ) -> Self {
+        TelemetryGuard {
+            metrics_addr: server.as_ref().map(PrometheusServer::local_addr),
+            config,
+            resource,
+            tracer_provider,
+            meter_provider,
+            log_exporter,
+            server: Mutex::new(server),
+            shut_down: AtomicBool::new(false),
+        }
+    }
+
+    /// The tracer provider.
+    pub fn tracer_provider(&self) -> &TracerProvider {
+        &self.tracer_provider
+    }
+
+    /// The meter provider.
+    pub fn meter_provider(&self) -> &MeterProvider {
+        &self.meter_provider
+    }
+
+    /// The seed-facing facade over both providers.
+    pub fn telemetry(&self) -> CoreTelemetry {
+        CoreTelemetry::new(&self.tracer_provider, &self.meter_provider)
+    }
+
+    /// The OTLP log exporter, when logs go to OTLP (the logger feeds it).
+    pub fn log_exporter(&self) -> Option<&Arc<dyn LogExporter>> {
+        self.log_exporter.as_ref()
+    }
+
+    /// The detected resource.
+    pub fn resource(&self) -> &Resource {
+        &self.resource
+    }
+
+    /// The resolved configuration.
+    pub fn config(&self) -> &TelemetryConfig {
+        &self.config
+    }
+
+    /// Where the Prometheus endpoint listens, when it is on.
+    pub fn metrics_addr(&self) -> Option<SocketAddr> {
+        self.metrics_addr
+    }
+
+    /// Flushes every pipeline and stops it, within `health.shutdown_timeout_secs` in all.
+    /// A second call does nothing.
+    pub fn shutdown(&self) -> Result<(), ExportError> {
+        if self.shut_down.swap(true, Ordering::AcqRel) {
+            return Ok(());
+        }
+        let timeout = Duration::from_secs(self.config.health.shutdown_timeout_secs.max(1));
+        let deadline = std::time::Instant::now() + timeout;
+        let left = || deadline.saturating_duration_since(std::time::Instant::now());
+        let traces = self.tracer_provider.shutdown(left());
+        let metrics = self.meter_provider.shutdown(left());
+        let logs = match &self.log_exporter {
+            Some(e) => e.shutdown(),
+            None => Ok(()),
+        };
+        if let Some(server) = self.server.lock().unwrap_or_else(|p| p.into_inner()).take() {
+            server.shutdown();
+        }
+        traces.and(metrics).and(logs)
+    }
+}
+
+impl Drop for TelemetryGuard {
+    fn drop(&mut self) {
+        if let Err(e) = self.shutdown() {
+            eprintln!("loupe: shutdown did not complete: {e}");
+        }
+    }
+}

@@ -1,0 +1,92 @@
+//! `loupe::init`: one call from one configuration sends spans over OTLP (decoded by the
+//! official Python protos), serves Prometheus metrics, and flushes everything on shutdown.
+
+mod support;
+
+use loupe::config::{ExporterKind, TelemetryConfig};
+use loupe::KeyValue;
+use std::time::Duration;
+
+const WAIT: Duration = Duration::from_secs(30);
+
+#[test]
+fn init_wires_traces_to_otlp_and_metrics_to_prometheus_and_shutdown_flushes() {
+    let (peer, port) = support::otlp_receiver("http", &[]);
+    let config = TelemetryConfig::new("checkout")
+        .with_service_version("1.2.3")
+        .with_environment("test")
+        .with_otlp_protocol("http/protobuf")
+        .with_otlp_endpoint(format!("http://127.0.0.1:{port}"))
+        .with_otlp_metrics(false)
+        .with_logs_exporter(ExporterKind::None)
+        .with_prometheus_listen("127.0.0.1:0")
+        // A long delay: only shutdown can deliver the span in time.
+        .with(|c| c.tracing.export_delay_ms = 600_000);
+    let telemetry = loupe::init(config).unwrap();
+
+    let tracer = telemetry.tracer_provider().tracer("checkout.api");
+    tracer.in_span("POST /orders", |span| {
+        span.set_attribute("order.items", 3i64);
+    });
+    let orders = telemetry
+        .meter_provider()
+        .meter("checkout.api")
+        .u64_counter("orders.created")
+        .build()
+        .unwrap();
+    orders.add(5, &[KeyValue::new("region", "eu")]);
+
+    let addr = telemetry
+        .metrics_addr()
+        .expect("the Prometheus endpoint is on");
+    let (status, body) = support::http_get(&format!("http://{addr}/metrics")).unwrap();
+    assert_eq!(status, 200);
+    assert!(
+        body.contains("orders_created_total{region=\"eu\""),
+        "{body}"
+    );
+    assert!(body.contains("service_name=\"checkout\""), "{body}");
+    assert!(body.contains("service_version=\"1.2.3\""), "{body}");
+
+    telemetry.shutdown().unwrap();
+    let got = peer.next_json(WAIT, |v| v["event"] == "decoded");
+    let span = &got["spans"][0];
+    assert_eq!(span["name"], "POST /orders");
+    assert_eq!(span["attributes"]["order.items"], 3);
+    assert_eq!(span["resource"]["service.name"], "checkout");
+    assert_eq!(span["resource"]["deployment.environment"], "test");
+    assert!(span["resource"]["host.name"].is_string());
+    assert!(
+        support::http_get(&format!("http://{addr}/metrics")).is_none(),
+        "the listener stops on shutdown"
+    );
+}
+
+#[test]
+fn a_disabled_sdk_records_nothing_and_binds_nothing() {
+    let telemetry = loupe::init(
+        TelemetryConfig::new("off")
+            .with_disabled(true)
+            .with_prometheus_listen("127.0.0.1:0"),
+    )
+    .unwrap();
+    assert!(telemetry.metrics_addr().is_none());
+    let span = telemetry.tracer_provider().tracer("t").start("ignored");
+    assert!(!span.is_recording());
+}
+
+#[test]
+fn a_taken_port_is_a_clear_error() {
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = taken.local_addr().unwrap().to_string();
+    let err = loupe::init(
+        TelemetryConfig::new("x")
+            .with_traces_exporter(ExporterKind::None)
+            .with_otlp_metrics(false)
+            .with_logs_exporter(ExporterKind::None)
+            .with_prometheus_listen(addr.clone()),
+    )
+    .unwrap_err();
+    let text = err.to_string();
+    assert!(text.contains(&addr) && text.contains("metrics"), "{text}");
+}
