@@ -6,6 +6,7 @@ use crate::config::{ExporterKind, SamplerKind, TelemetryConfig};
 use crate::export::otlp::{Compression, OtlpConfig, Protocol, Signal};
 use crate::export::prometheus::{PrometheusExporter, PrometheusServer};
 use crate::facade::CoreTelemetry;
+use crate::health::{HealthPaths, HealthRegistry};
 use crate::logs::LogExporter;
 use crate::metrics::{MeterProvider, PeriodicReader, Temporality};
 use crate::trace::{
@@ -74,6 +75,7 @@ pub fn init(config: TelemetryConfig) -> Result<TelemetryGuard, InitError> {
             MeterProvider::builder().with_resource(resource).build(),
             None,
             None,
+            Listeners::default(),
         ));
     }
 
@@ -86,38 +88,99 @@ pub fn init(config: TelemetryConfig) -> Result<TelemetryGuard, InitError> {
             )),
             _ => None,
         };
-    let server = if config.metrics.enabled && config.metrics.prometheus_enabled {
-        let addr: SocketAddr = config.metrics.prometheus_listen.parse().map_err(|_| {
-            ConfigError::new(
-                "metrics.prometheus_listen",
-                &config.metrics.prometheus_listen,
-                "an IP address and port such as 0.0.0.0:9464",
-            )
-        })?;
-        let mut exporter = PrometheusExporter::new(&meter_provider);
-        if let Some(prefix) = &config.metrics.prometheus_prefix {
-            exporter = exporter.with_prefix(prefix.clone());
-        }
-        Some(
-            exporter
-                .serve(addr, &config.metrics.prometheus_path)
-                .map_err(|source| InitError::Bind {
-                    addr: addr.to_string(),
-                    what: "metrics",
-                    source,
-                })?,
-        )
-    } else {
-        None
-    };
+    let health = HealthRegistry::builder()
+        .with_version(config.service.version.clone().unwrap_or_default())
+        .with_meter_provider(&meter_provider)
+        .build()
+        .map_err(|e| ConfigError::new("health", e, "a valid health configuration"))?;
+    let servers = listeners(&config, &meter_provider, &health)?;
     Ok(TelemetryGuard::new(
         config,
         resource,
         tracer_provider,
         meter_provider,
         log_exporter,
-        server,
+        Some(health),
+        servers,
     ))
+}
+
+fn parse_listen(field: &'static str, value: &str) -> Result<SocketAddr, ConfigError> {
+    value
+        .parse()
+        .map_err(|_| ConfigError::new(field, value, "an IP address and port such as 0.0.0.0:9464"))
+}
+
+/// The Prometheus and health routers: one listener when they share an address, else two.
+fn listeners(
+    config: &TelemetryConfig,
+    meter_provider: &MeterProvider,
+    health: &HealthRegistry,
+) -> Result<Listeners, InitError> {
+    let metrics = (config.metrics.enabled && config.metrics.prometheus_enabled).then(|| {
+        let mut exporter = PrometheusExporter::new(meter_provider);
+        if let Some(prefix) = &config.metrics.prometheus_prefix {
+            exporter = exporter.with_prefix(prefix.clone());
+        }
+        exporter.router(&config.metrics.prometheus_path)
+    });
+    let health_router = if config.health.enabled {
+        let paths = HealthPaths {
+            health: config.health.health_endpoint.clone(),
+            readiness: config.health.readiness_endpoint.clone(),
+            liveness: config.health.liveness_endpoint.clone(),
+        };
+        Some(health.router(&paths)?)
+    } else {
+        None
+    };
+    let bind = |router: axum::Router, field: &'static str, listen: &str, what: &'static str| {
+        let addr = parse_listen(field, listen)?;
+        crate::health::serve(router, addr).map_err(|source| InitError::Bind {
+            addr: addr.to_string(),
+            what,
+            source,
+        })
+    };
+    let mut out = Listeners::default();
+    match (metrics, health_router) {
+        (Some(m), Some(h)) if config.metrics.prometheus_listen == config.health.listen => {
+            let server = bind(
+                m.merge(h),
+                "metrics.prometheus_listen",
+                &config.metrics.prometheus_listen,
+                "metrics and health",
+            )?;
+            out.metrics_addr = Some(server.local_addr());
+            out.health_addr = Some(server.local_addr());
+            out.servers.push(server);
+        }
+        (m, h) => {
+            if let Some(m) = m {
+                let server = bind(
+                    m,
+                    "metrics.prometheus_listen",
+                    &config.metrics.prometheus_listen,
+                    "metrics",
+                )?;
+                out.metrics_addr = Some(server.local_addr());
+                out.servers.push(server);
+            }
+            if let Some(h) = h {
+                let server = bind(h, "health.listen", &config.health.listen, "health")?;
+                out.health_addr = Some(server.local_addr());
+                out.servers.push(server);
+            }
+        }
+    }
+    Ok(out)
+}
+
+#[derive(Default)]
+struct Listeners {
+    servers: Vec<PrometheusServer>,
+    metrics_addr: Option<SocketAddr>,
+    health_addr: Option<SocketAddr>,
 }
 
 /// The OTLP settings of one signal: the configured base endpoint, protocol, headers,
@@ -253,8 +316,10 @@ pub struct TelemetryGuard {
     tracer_provider: TracerProvider,
     meter_provider: MeterProvider,
     log_exporter: Option<Arc<dyn LogExporter>>,
-    server: Mutex<Option<PrometheusServer>>,
+    health: Option<HealthRegistry>,
+    servers: Mutex<Vec<PrometheusServer>>,
     metrics_addr: Option<SocketAddr>,
+    health_addr: Option<SocketAddr>,
     shut_down: AtomicBool,
 }
 
@@ -274,18 +339,59 @@ impl TelemetryGuard {
         tracer_provider: TracerProvider,
         meter_provider: MeterProvider,
         log_exporter: Option<Arc<dyn LogExporter>>,
-        server: Option<PrometheusServer>,
+        health: Option<HealthRegistry>,
+        listeners: Listeners,
     ) -> Self {
         TelemetryGuard {
-            metrics_addr: server.as_ref().map(PrometheusServer::local_addr),
+            metrics_addr: listeners.metrics_addr,
+            health_addr: listeners.health_addr,
             config,
             resource,
             tracer_provider,
             meter_provider,
             log_exporter,
-            server: Mutex::new(server),
+            health,
+            servers: Mutex::new(listeners.servers),
             shut_down: AtomicBool::new(false),
         }
+    }
+
+    /// The health registry behind `/health` and `/ready`: register checks on it.
+    pub fn health(&self) -> Option<&HealthRegistry> {
+        self.health.as_ref()
+    }
+
+    /// Where the health endpoints listen, when they are on.
+    pub fn health_addr(&self) -> Option<SocketAddr> {
+        self.health_addr
+    }
+
+    /// 003's graceful shutdown: readiness turns false (`/ready` answers 503, so load
+    /// balancers stop sending), `health.drain_period_secs` passes while in-flight work
+    /// finishes, then every pipeline flushes within `health.shutdown_timeout_secs` and
+    /// stops, and the listeners close.
+    pub fn graceful_shutdown(&self) -> Result<(), ExportError> {
+        if let Some(health) = &self.health {
+            health.begin_shutdown();
+        }
+        if !self.shut_down.load(Ordering::Acquire) {
+            std::thread::sleep(Duration::from_secs(self.config.health.drain_period_secs));
+        }
+        self.shutdown()
+    }
+
+    /// Blocks until the process receives SIGTERM or Ctrl-C (SIGINT), then runs
+    /// [`graceful_shutdown`](Self::graceful_shutdown). Needs no runtime in the host.
+    pub fn shutdown_on_signal(&self) -> Result<(), ExportError> {
+        let (tx, rx) = std::sync::mpsc::sync_channel(1);
+        crate::export::transport::runtime().spawn(async move {
+            let name = wait_for_signal().await;
+            let _ = tx.send(name);
+        });
+        if let Ok(signal) = rx.recv() {
+            eprintln!("loupe: {signal} received; draining before shutdown");
+        }
+        self.graceful_shutdown()
     }
 
     /// The tracer provider.
@@ -338,7 +444,11 @@ impl TelemetryGuard {
             Some(e) => e.shutdown(),
             None => Ok(()),
         };
-        if let Some(server) = self.server.lock().unwrap_or_else(|p| p.into_inner()).take() {
+        if let Some(health) = &self.health {
+            health.begin_shutdown();
+        }
+        let servers = std::mem::take(&mut *self.servers.lock().unwrap_or_else(|p| p.into_inner()));
+        for server in servers {
             server.shutdown();
         }
         traces.and(metrics).and(logs)
@@ -350,5 +460,28 @@ impl Drop for TelemetryGuard {
         if let Err(e) = self.shutdown() {
             eprintln!("loupe: shutdown did not complete: {e}");
         }
+    }
+}
+
+/// Resolves on SIGTERM or SIGINT, naming it.
+async fn wait_for_signal() -> &'static str {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => tokio::select! {
+                _ = term.recv() => "SIGTERM",
+                _ = tokio::signal::ctrl_c() => "SIGINT",
+            },
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+                "SIGINT"
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+        "Ctrl-C"
     }
 }

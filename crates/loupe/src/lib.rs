@@ -68,6 +68,8 @@
 //! * [`metrics`] — meters, instruments, bound handles, readers, metric exporters.
 //! * [`logs`] — log records in the OpenTelemetry model and the log exporter trait.
 //! * [`facade`] — the seed's `Telemetry` trait with Core, Noop and Mock implementations.
+//! * [`health`] — health checks (TCP, HTTP, command, disk space, Loupe's own pipeline) with
+//!   thresholds, the `/health`, `/ready` and `/live` endpoints, and a health monitor.
 //! * [`export`] — OTLP (gRPC, HTTP/protobuf, HTTP/JSON), Prometheus pull and remote write,
 //!   StatsD/DogStatsD, Zipkin, Analytics Hub, stdout and in-memory exporters.
 //! * [`common`] — attributes, resource, scope, errors and the SDK's own counters.
@@ -79,6 +81,8 @@ pub mod common;
 pub mod config;
 pub mod export;
 pub mod facade;
+#[cfg(feature = "prometheus")]
+pub mod health;
 #[cfg(feature = "otlp")]
 mod init;
 pub mod logs;

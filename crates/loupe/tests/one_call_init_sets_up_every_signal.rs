@@ -90,3 +90,42 @@ fn a_taken_port_is_a_clear_error() {
     let text = err.to_string();
     assert!(text.contains(&addr) && text.contains("metrics"), "{text}");
 }
+
+#[test]
+fn graceful_shutdown_turns_readiness_off_drains_then_stops() {
+    let config = TelemetryConfig::new("drainer")
+        .with_traces_exporter(ExporterKind::None)
+        .with_otlp_metrics(false)
+        .with_logs_exporter(ExporterKind::None)
+        .with_prometheus_listen("127.0.0.1:0")
+        .with(|c| {
+            c.health.listen = c.metrics.prometheus_listen.clone();
+            c.health.drain_period_secs = 1;
+        });
+    let telemetry = std::sync::Arc::new(loupe::init(config).unwrap());
+    let addr = telemetry.health_addr().expect("health endpoints are on");
+    assert_eq!(
+        telemetry.metrics_addr(),
+        Some(addr),
+        "one listener serves both"
+    );
+    let get = |path: &str| support::http_get(&format!("http://{addr}{path}"));
+    assert_eq!(get("/ready").unwrap().0, 200);
+    assert_eq!(get("/metrics").unwrap().0, 200);
+
+    let shutting = std::sync::Arc::clone(&telemetry);
+    let done = std::thread::spawn(move || shutting.graceful_shutdown());
+    // During the drain: not ready, still alive, the report says so.
+    support::wait_for("readiness to turn off", WAIT, || {
+        get("/ready").filter(|(status, _)| *status == 503)
+    });
+    assert_eq!(get("/live").unwrap().0, 200);
+    let (_, body) = get("/health").unwrap();
+    let report: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(report["status"], "shutting_down");
+    done.join().unwrap().unwrap();
+    assert!(
+        get("/ready").is_none(),
+        "the listener closed after the drain"
+    );
+}

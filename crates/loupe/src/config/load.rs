@@ -177,7 +177,9 @@ fn classify(format: &'static str, message: String) -> ConfigFileError {
     let key = after[..end].to_string();
     let expected: Vec<&str> = after[end..]
         .split('`')
-        .skip(1)
+        // after[end..] starts at the closing quote of the key: the names are the
+        // 3rd, 5th, ... pieces.
+        .skip(2)
         .step_by(2)
         .filter(|k| !k.is_empty())
         .collect();
