@@ -94,6 +94,15 @@ pub fn init(config: TelemetryConfig) -> Result<TelemetryGuard, InitError> {
         .build()
         .map_err(|e| ConfigError::new("health", e, "a valid health configuration"))?;
     let servers = listeners(&config, &meter_provider, &health)?;
+    let process_metrics = if config.metrics.enabled {
+        Some(
+            crate::metrics::process::register(&meter_provider).map_err(|e| {
+                ConfigError::new("metrics", e, "process metrics that register once")
+            })?,
+        )
+    } else {
+        None
+    };
     Ok(TelemetryGuard::new(
         config,
         resource,
@@ -102,7 +111,8 @@ pub fn init(config: TelemetryConfig) -> Result<TelemetryGuard, InitError> {
         log_exporter,
         Some(health),
         servers,
-    ))
+    )
+    .with_process_metrics(process_metrics))
 }
 
 fn parse_listen(field: &'static str, value: &str) -> Result<SocketAddr, ConfigError> {
@@ -317,6 +327,7 @@ pub struct TelemetryGuard {
     meter_provider: MeterProvider,
     log_exporter: Option<Arc<dyn LogExporter>>,
     health: Option<HealthRegistry>,
+    _process_metrics: Option<crate::metrics::process::ProcessMetrics>,
     servers: Mutex<Vec<PrometheusServer>>,
     metrics_addr: Option<SocketAddr>,
     health_addr: Option<SocketAddr>,
@@ -351,9 +362,18 @@ impl TelemetryGuard {
             meter_provider,
             log_exporter,
             health,
+            _process_metrics: None,
             servers: Mutex::new(listeners.servers),
             shut_down: AtomicBool::new(false),
         }
+    }
+
+    fn with_process_metrics(
+        mut self,
+        metrics: Option<crate::metrics::process::ProcessMetrics>,
+    ) -> Self {
+        self._process_metrics = metrics;
+        self
     }
 
     /// The health registry behind `/health` and `/ready`: register checks on it.

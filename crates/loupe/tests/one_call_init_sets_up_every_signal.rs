@@ -47,6 +47,14 @@ fn init_wires_traces_to_otlp_and_metrics_to_prometheus_and_shutdown_flushes() {
     );
     assert!(body.contains("service_name=\"checkout\""), "{body}");
     assert!(body.contains("service_version=\"1.2.3\""), "{body}");
+    assert!(
+        body.contains("process_memory_usage_bytes{"),
+        "process metrics: {body}"
+    );
+    assert!(
+        body.contains("process_open_file_descriptor_count{"),
+        "{body}"
+    );
 
     telemetry.shutdown().unwrap();
     let got = peer.next_json(WAIT, |v| v["event"] == "decoded");

@@ -31,6 +31,7 @@ mod data;
 pub mod exponential;
 mod instrument;
 mod meter;
+pub mod process;
 mod reader;
 mod series;
 
