@@ -40,7 +40,9 @@ pub enum InitError {
 /// Sets up traces, metrics and logs from `config` (resolved against the environment, see
 /// [`TelemetryConfig::resolve`]): the resource, the sampler and span limits, a batch span
 /// processor with the chosen exporter, a meter provider with the OTLP push and the
-/// Prometheus endpoint, the Analytics Hub exporter, and the OTLP log exporter. Warnings
+/// Prometheus endpoint, the Analytics Hub exporter, the OTLP log exporter, the health
+/// endpoints, and process metrics (plus Tokio runtime metrics when called inside a Tokio
+/// runtime). Warnings
 /// about ignored environment values are printed to stderr once.
 ///
 /// Dropping the returned guard, or calling [`TelemetryGuard::shutdown`], flushes
@@ -94,15 +96,17 @@ pub fn init(config: TelemetryConfig) -> Result<TelemetryGuard, InitError> {
         .build()
         .map_err(|e| ConfigError::new("health", e, "a valid health configuration"))?;
     let servers = listeners(&config, &meter_provider, &health)?;
-    let process_metrics = if config.metrics.enabled {
-        Some(
-            crate::metrics::process::register(&meter_provider).map_err(|e| {
-                ConfigError::new("metrics", e, "process metrics that register once")
-            })?,
-        )
-    } else {
-        None
-    };
+    let mut process_metrics = Vec::new();
+    if config.metrics.enabled {
+        let failed = |e| ConfigError::new("metrics", e, "process metrics that register once");
+        process_metrics.push(crate::metrics::process::register(&meter_provider).map_err(failed)?);
+        // Called inside the host's Tokio runtime: describe that runtime too.
+        if let Ok(handle) = tokio::runtime::Handle::try_current() {
+            process_metrics.push(
+                crate::metrics::process::register_tokio(&meter_provider, handle).map_err(failed)?,
+            );
+        }
+    }
     Ok(TelemetryGuard::new(
         config,
         resource,
@@ -327,7 +331,7 @@ pub struct TelemetryGuard {
     meter_provider: MeterProvider,
     log_exporter: Option<Arc<dyn LogExporter>>,
     health: Option<HealthRegistry>,
-    _process_metrics: Option<crate::metrics::process::ProcessMetrics>,
+    _process_metrics: Vec<crate::metrics::process::ProcessMetrics>,
     servers: Mutex<Vec<PrometheusServer>>,
     metrics_addr: Option<SocketAddr>,
     health_addr: Option<SocketAddr>,
@@ -362,7 +366,7 @@ impl TelemetryGuard {
             meter_provider,
             log_exporter,
             health,
-            _process_metrics: None,
+            _process_metrics: Vec::new(),
             servers: Mutex::new(listeners.servers),
             shut_down: AtomicBool::new(false),
         }
@@ -370,7 +374,7 @@ impl TelemetryGuard {
 
     fn with_process_metrics(
         mut self,
-        metrics: Option<crate::metrics::process::ProcessMetrics>,
+        metrics: Vec<crate::metrics::process::ProcessMetrics>,
     ) -> Self {
         self._process_metrics = metrics;
         self

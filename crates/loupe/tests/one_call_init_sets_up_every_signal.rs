@@ -137,3 +137,31 @@ fn graceful_shutdown_turns_readiness_off_drains_then_stops() {
         "the listener closed after the drain"
     );
 }
+
+#[test]
+fn init_inside_a_tokio_runtime_describes_that_runtime() {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let telemetry = rt
+        .block_on(async {
+            loupe::init(
+                TelemetryConfig::new("async-svc")
+                    .with_traces_exporter(ExporterKind::None)
+                    .with_otlp_metrics(false)
+                    .with_logs_exporter(ExporterKind::None)
+                    .with_prometheus_listen("127.0.0.1:0"),
+            )
+        })
+        .unwrap();
+    let addr = telemetry.metrics_addr().unwrap();
+    let (_, body) = support::http_get(&format!("http://{addr}/metrics")).unwrap();
+    let workers = body
+        .lines()
+        .find(|l| l.starts_with("tokio_workers{"))
+        .unwrap_or_else(|| panic!("no tokio_workers in {body}"));
+    assert!(workers.ends_with(" 2"), "{workers}");
+    drop(telemetry);
+}

@@ -128,6 +128,57 @@ pub fn register(provider: &MeterProvider) -> Result<ProcessMetrics, MetricError>
     })
 }
 
+/// Registers Tokio runtime metrics for the runtime behind `handle`, in the `loupe.tokio`
+/// scope: `tokio.workers` ({worker}), `tokio.tasks.alive` ({task}),
+/// `tokio.global_queue.depth` ({task}) and `tokio.worker.busy_time` (s, a counter per
+/// `worker`). These are the metrics Tokio offers without `tokio_unstable`.
+#[cfg(feature = "tokio")]
+pub fn register_tokio(
+    provider: &MeterProvider,
+    handle: tokio::runtime::Handle,
+) -> Result<ProcessMetrics, MetricError> {
+    let meter = provider.meter("loupe.tokio");
+    let h = handle.clone();
+    let workers = meter
+        .i64_observable_gauge("tokio.workers")
+        .with_unit("{worker}")
+        .with_description("Worker threads of the runtime.")
+        .with_callback(move |o| o.observe_i64(h.metrics().num_workers() as i64, &[]))
+        .build()?;
+    let h = handle.clone();
+    let alive = meter
+        .i64_observable_gauge("tokio.tasks.alive")
+        .with_unit("{task}")
+        .with_description("Tasks spawned on the runtime and not yet finished.")
+        .with_callback(move |o| o.observe_i64(h.metrics().num_alive_tasks() as i64, &[]))
+        .build()?;
+    let h = handle.clone();
+    let queue = meter
+        .i64_observable_gauge("tokio.global_queue.depth")
+        .with_unit("{task}")
+        .with_description("Tasks waiting in the runtime's global queue.")
+        .with_callback(move |o| o.observe_i64(h.metrics().global_queue_depth() as i64, &[]))
+        .build()?;
+    let h = handle;
+    let busy = meter
+        .f64_observable_counter("tokio.worker.busy_time")
+        .with_unit("s")
+        .with_description("Time each worker spent running tasks.")
+        .with_callback(move |o| {
+            let m = h.metrics();
+            for w in 0..m.num_workers() {
+                o.observe_f64(
+                    m.worker_total_busy_duration(w).as_secs_f64(),
+                    &[crate::KeyValue::new("worker", w as i64)],
+                );
+            }
+        })
+        .build()?;
+    Ok(ProcessMetrics {
+        _instruments: vec![workers, alive, queue, busy],
+    })
+}
+
 /// User plus system CPU seconds from `/proc/self/stat` (fields 14 and 15, in clock ticks
 /// of 1/100 s, the value Linux uses on every supported architecture).
 fn cpu_seconds() -> Option<f64> {
@@ -155,6 +206,34 @@ fn status_field(name: &str) -> Option<i64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    #[cfg(feature = "tokio")]
+    fn tokio_metrics_describe_the_runtime() {
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .unwrap();
+        let provider = MeterProvider::builder().build();
+        let _metrics = register_tokio(&provider, rt.handle().clone()).unwrap();
+        let parked = rt.spawn(std::future::pending::<()>());
+        let collected = provider.collect();
+        let gauge = |name: &str| match &collected.metric(name).unwrap().data {
+            crate::metrics::MetricData::Gauge { points } => points[0].value.as_f64(),
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(gauge("tokio.workers"), 2.0);
+        assert!(
+            gauge("tokio.tasks.alive") >= 1.0,
+            "the parked task is alive"
+        );
+        match &collected.metric("tokio.worker.busy_time").unwrap().data {
+            crate::metrics::MetricData::Sum { points, .. } => assert_eq!(points.len(), 2),
+            other => panic!("{other:?}"),
+        }
+        parked.abort();
+    }
 
     #[test]
     #[cfg(target_os = "linux")]
