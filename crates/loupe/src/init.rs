@@ -3,8 +3,9 @@
 use crate::common::error::{ConfigError, ExportError};
 use crate::common::resource::Resource;
 use crate::config::{ExporterKind, SamplerKind, TelemetryConfig};
+use crate::export::http_server::HttpServer;
 use crate::export::otlp::{Compression, OtlpConfig, Protocol, Signal};
-use crate::export::prometheus::{PrometheusExporter, PrometheusServer};
+use crate::export::prometheus::PrometheusExporter;
 use crate::facade::CoreTelemetry;
 use crate::health::{HealthPaths, HealthRegistry};
 use crate::logs::LogExporter;
@@ -192,7 +193,7 @@ fn listeners(
 
 #[derive(Default)]
 struct Listeners {
-    servers: Vec<PrometheusServer>,
+    servers: Vec<HttpServer>,
     metrics_addr: Option<SocketAddr>,
     health_addr: Option<SocketAddr>,
 }
@@ -332,7 +333,7 @@ pub struct TelemetryGuard {
     log_exporter: Option<Arc<dyn LogExporter>>,
     health: Option<HealthRegistry>,
     _process_metrics: Vec<crate::metrics::process::ProcessMetrics>,
-    servers: Mutex<Vec<PrometheusServer>>,
+    servers: Mutex<Vec<HttpServer>>,
     metrics_addr: Option<SocketAddr>,
     health_addr: Option<SocketAddr>,
     shut_down: AtomicBool,

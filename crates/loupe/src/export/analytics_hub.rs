@@ -226,39 +226,23 @@ impl AnalyticsHubExporter {
                 "1 or more seconds",
             ));
         }
-        let mut headers = http::HeaderMap::new();
-        headers.insert(
-            http::header::CONTENT_TYPE,
-            http::HeaderValue::from_static("application/json"),
-        );
-        if let Some(key) = &config.api_key {
-            let mut value = http::HeaderValue::from_str(key).map_err(|_| {
-                ConfigError::new(
-                    "api_key",
-                    "<redacted>",
-                    "visible ASCII characters (no line breaks)",
-                )
-            })?;
-            value.set_sensitive(true);
-            headers.insert("x-api-key", value);
-        }
-        let client = reqwest::Client::builder().build().map_err(|e| {
-            ConfigError::new(
-                "analytics_hub.endpoint",
-                transport::error_chain(&e),
-                "an HTTP client this system can create",
-            )
-        })?;
+        let api_key: Vec<(String, String)> = config
+            .api_key
+            .iter()
+            .map(|key| ("x-api-key".to_string(), key.clone()))
+            .collect();
+        let target = HttpTarget::new(
+            "api_key",
+            url,
+            &[("content-type", "application/json")],
+            &api_key,
+        )?;
         let initial_backoff = Duration::from_millis(config.retry_delay_ms);
         let max_backoff = initial_backoff
             .saturating_mul(1u32 << config.max_retries.min(16))
             .min(MAX_BACKOFF);
         Ok(AnalyticsHubExporter {
-            target: HttpTarget {
-                client,
-                url,
-                headers,
-            },
+            target,
             retry: RetryPolicy {
                 max_retries: config.max_retries,
                 initial_backoff,

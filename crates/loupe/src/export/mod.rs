@@ -16,6 +16,8 @@
 
 #[cfg(feature = "http-export")]
 pub mod analytics_hub;
+#[cfg(feature = "prometheus")]
+pub mod http_server;
 pub mod memory;
 #[cfg(feature = "otlp")]
 pub mod otlp;

@@ -126,56 +126,19 @@ impl RemoteWriteBuilder {
 
     /// Validates the settings.
     pub fn build(self) -> Result<RemoteWriteExporter, ConfigError> {
-        const URL: &str = "an absolute http:// URL such as http://localhost:9090/api/v1/write";
-        let uri: http::Uri = self
-            .url
-            .parse()
-            .map_err(|_| ConfigError::new("remote_write.url", &self.url, URL))?;
-        if uri.scheme_str() != Some("http") || uri.host().is_none() {
-            return Err(ConfigError::new("remote_write.url", &self.url, URL));
-        }
-        let mut headers = http::HeaderMap::new();
-        headers.insert(
-            http::header::CONTENT_TYPE,
-            http::HeaderValue::from_static("application/x-protobuf"),
-        );
-        headers.insert(
-            http::header::CONTENT_ENCODING,
-            http::HeaderValue::from_static("snappy"),
-        );
-        headers.insert(
-            "X-Prometheus-Remote-Write-Version",
-            http::HeaderValue::from_static("0.1.0"),
-        );
-        headers.insert(
-            http::header::USER_AGENT,
-            http::HeaderValue::from_static(concat!("loupe/", env!("CARGO_PKG_VERSION"))),
-        );
-        for (k, v) in &self.headers {
-            let name = http::HeaderName::from_bytes(k.as_bytes());
-            let value = http::HeaderValue::from_str(v);
-            match (name, value) {
-                (Ok(name), Ok(value)) => {
-                    headers.insert(name, value);
-                }
-                _ => {
-                    return Err(ConfigError::new(
-                        "remote_write.headers",
-                        format!("{k}: {v}"),
-                        "header names of token characters and values of visible ASCII",
-                    ))
-                }
-            }
-        }
-        let client = reqwest::Client::builder()
-            .build()
-            .map_err(|e| ConfigError::new("remote_write", e, "a working HTTP client"))?;
+        transport::check_http_url("remote_write.url", &self.url)?;
+        let target = HttpTarget::new(
+            "remote_write.headers",
+            self.url,
+            &[
+                ("content-type", "application/x-protobuf"),
+                ("content-encoding", "snappy"),
+                ("x-prometheus-remote-write-version", "0.1.0"),
+            ],
+            &self.headers,
+        )?;
         Ok(RemoteWriteExporter {
-            target: HttpTarget {
-                client,
-                url: self.url,
-                headers,
-            },
+            target,
             timeout: self.timeout,
             retry: self.retry,
             prefix: self.prefix,

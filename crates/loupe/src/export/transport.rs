@@ -7,7 +7,7 @@
 //! the first time an exporter needs it. A caller waits for its request with a deadline and
 //! abandons it (cancelling the task) when the deadline passes.
 
-use crate::common::error::ExportError;
+use crate::common::error::{ConfigError, ExportError};
 use crate::common::stats::ExporterStats;
 use std::future::Future;
 use std::sync::OnceLock;
@@ -167,6 +167,68 @@ pub(crate) struct HttpTarget {
     pub client: reqwest::Client,
     pub url: String,
     pub headers: http::HeaderMap,
+}
+
+impl HttpTarget {
+    /// A POST target at `url` with the protocol's fixed headers, Loupe's `User-Agent`, and
+    /// the user's `extra` headers (kept out of debug output, as they often hold
+    /// credentials). A malformed extra header is an error on `field` that names the header,
+    /// never its value.
+    pub(crate) fn new(
+        field: &'static str,
+        url: String,
+        protocol: &[(&'static str, &'static str)],
+        extra: &[(String, String)],
+    ) -> Result<HttpTarget, ConfigError> {
+        let mut headers = http::HeaderMap::new();
+        headers.insert(
+            http::header::USER_AGENT,
+            http::HeaderValue::from_static(concat!("loupe/", env!("CARGO_PKG_VERSION"))),
+        );
+        for (name, value) in protocol {
+            headers.insert(*name, http::HeaderValue::from_static(value));
+        }
+        for (name, value) in extra {
+            let parsed = http::HeaderName::from_bytes(name.as_bytes())
+                .ok()
+                .zip(http::HeaderValue::from_str(value).ok());
+            let Some((name, mut value)) = parsed else {
+                return Err(ConfigError::new(
+                    field,
+                    name,
+                    "an HTTP header name (letters, digits, `-`) with a value of visible ASCII characters",
+                ));
+            };
+            value.set_sensitive(true);
+            headers.insert(name, value);
+        }
+        let client = reqwest::Client::builder().build().map_err(|e| {
+            ConfigError::new(
+                "http client",
+                error_chain(&e),
+                "an HTTP client this system can create",
+            )
+        })?;
+        Ok(HttpTarget {
+            client,
+            url,
+            headers,
+        })
+    }
+}
+
+/// Checks that `url` is an absolute `http://` URL with a host; `https://` is refused with
+/// a message saying why (this build has no TLS).
+pub(crate) fn check_http_url(field: &'static str, url: &str) -> Result<(), ConfigError> {
+    const ALLOWED: &str = "an absolute http:// URL such as http://localhost:4318 (https:// needs TLS, which this build does not include)";
+    let uri: http::Uri = url
+        .trim()
+        .parse()
+        .map_err(|_| ConfigError::new(field, format!("{url:?}"), ALLOWED))?;
+    match (uri.scheme_str(), uri.host()) {
+        (Some("http"), Some(host)) if !host.is_empty() => Ok(()),
+        _ => Err(ConfigError::new(field, format!("{url:?}"), ALLOWED)),
+    }
 }
 
 /// Whether a status is worth retrying: 429, 502, 503 and 504, as the OTLP specification

@@ -156,42 +156,14 @@ impl ZipkinExporterBuilder {
                 "a duration above zero",
             ));
         }
-        let mut headers = http::HeaderMap::new();
-        headers.insert(
-            http::header::CONTENT_TYPE,
-            http::HeaderValue::from_static("application/json"),
-        );
-        for (name, value) in &self.headers {
-            let name = http::HeaderName::from_bytes(name.as_bytes()).map_err(|_| {
-                ConfigError::new(
-                    "headers",
-                    name,
-                    "an HTTP header name (letters, digits, `-`)",
-                )
-            })?;
-            let mut value = http::HeaderValue::from_str(value).map_err(|_| {
-                ConfigError::new(
-                    "headers",
-                    name.as_str(),
-                    "a value of visible ASCII characters",
-                )
-            })?;
-            value.set_sensitive(true);
-            headers.insert(name, value);
-        }
-        let client = reqwest::Client::builder().build().map_err(|e| {
-            ConfigError::new(
-                "endpoint",
-                transport::error_chain(&e),
-                "an HTTP client this system can create",
-            )
-        })?;
+        let target = HttpTarget::new(
+            "headers",
+            url,
+            &[("content-type", "application/json")],
+            &self.headers,
+        )?;
         Ok(ZipkinExporter {
-            target: HttpTarget {
-                client,
-                url,
-                headers,
-            },
+            target,
             timeout: self.timeout,
             retry: self.retry,
             local: self.local,

@@ -2,7 +2,7 @@
 
 use super::registry::HealthRegistry;
 use crate::common::error::ConfigError;
-use crate::export::prometheus::PrometheusServer;
+use crate::export::http_server::HttpServer;
 use axum::extract::State;
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -95,8 +95,8 @@ impl HealthRegistry {
 /// server.shutdown();
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
-pub fn serve(router: axum::Router, addr: SocketAddr) -> std::io::Result<PrometheusServer> {
-    crate::export::prometheus::serve_router(router, addr)
+pub fn serve(router: axum::Router, addr: SocketAddr) -> std::io::Result<HttpServer> {
+    crate::export::http_server::serve_router(router, addr)
 }
 
 fn json(status: StatusCode, body: &impl serde::Serialize) -> Response {

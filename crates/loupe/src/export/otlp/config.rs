@@ -372,17 +372,7 @@ const SIGNAL_VARS: [[&str; 5]; 3] = [
     ],
 ];
 
-fn validate_url(field: &'static str, url: &str) -> Result<(), ConfigError> {
-    const ALLOWED: &str = "an absolute http:// URL such as http://localhost:4318 (https:// needs TLS, which this build does not include)";
-    let uri: http::Uri = url
-        .trim()
-        .parse()
-        .map_err(|_| ConfigError::new(field, format!("{url:?}"), ALLOWED))?;
-    match (uri.scheme_str(), uri.host()) {
-        (Some("http"), Some(host)) if !host.is_empty() => Ok(()),
-        _ => Err(ConfigError::new(field, format!("{url:?}"), ALLOWED)),
-    }
-}
+use crate::export::transport::check_http_url as validate_url;
 
 /// Milliseconds, as the specification says; a negative or non-numeric value is an error.
 fn parse_timeout(field: &'static str, value: &str) -> Result<Duration, ConfigError> {

@@ -193,43 +193,21 @@ impl Client {
                 Wire::Grpc { channel, metadata }
             }
             Protocol::HttpProtobuf | Protocol::HttpJson => {
-                let mut headers = http::HeaderMap::new();
                 let content_type = if settings.protocol == Protocol::HttpJson {
                     "application/json"
                 } else {
                     "application/x-protobuf"
                 };
-                headers.insert(
-                    http::header::CONTENT_TYPE,
-                    http::HeaderValue::from_static(content_type),
-                );
-                headers.insert(
-                    http::header::USER_AGENT,
-                    http::HeaderValue::from_static(concat!("loupe/", env!("CARGO_PKG_VERSION"))),
-                );
+                let mut protocol = vec![("content-type", content_type)];
                 if settings.compression == Compression::Gzip {
-                    headers.insert(
-                        http::header::CONTENT_ENCODING,
-                        http::HeaderValue::from_static("gzip"),
-                    );
+                    protocol.push(("content-encoding", "gzip"));
                 }
-                for (k, v) in &settings.headers {
-                    // Validated when the settings were resolved.
-                    if let (Ok(k), Ok(v)) = (
-                        http::HeaderName::from_bytes(k.as_bytes()),
-                        http::HeaderValue::from_str(v),
-                    ) {
-                        headers.insert(k, v);
-                    }
-                }
-                let client = reqwest::Client::builder()
-                    .build()
-                    .map_err(|e| ConfigError::new("http client", e, "a working TLS/HTTP setup"))?;
-                Wire::Http(HttpTarget {
-                    client,
-                    url: settings.url.clone(),
-                    headers,
-                })
+                Wire::Http(HttpTarget::new(
+                    "OTEL_EXPORTER_OTLP_HEADERS",
+                    settings.url.clone(),
+                    &protocol,
+                    &settings.headers,
+                )?)
             }
         };
         Ok(Client {

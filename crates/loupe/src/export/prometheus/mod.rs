@@ -29,6 +29,7 @@ pub(crate) mod render;
 
 pub use render::{label_name, metric_name, Format, NameKind};
 
+pub use crate::export::http_server::HttpServer;
 use crate::metrics::MeterProvider;
 use axum::extract::State;
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
@@ -131,81 +132,8 @@ impl PrometheusExporter {
 
     /// Serves `GET path` on `addr` from Loupe's own I/O thread, independent of any runtime
     /// in the host. Binding errors (port in use, permission) are returned at once.
-    pub fn serve(&self, addr: SocketAddr, path: &str) -> std::io::Result<PrometheusServer> {
-        serve_router(self.router(path), addr)
-    }
-}
-
-/// Serves `router` on `addr` from Loupe's I/O runtime until the returned handle is shut
-/// down or dropped.
-pub(crate) fn serve_router(
-    router: axum::Router,
-    addr: SocketAddr,
-) -> std::io::Result<PrometheusServer> {
-    let listener = std::net::TcpListener::bind(addr)?;
-    listener.set_nonblocking(true)?;
-    let local_addr = listener.local_addr()?;
-    let runtime = crate::export::transport::runtime();
-    let listener = {
-        let _entered = runtime.enter();
-        tokio::net::TcpListener::from_std(listener)?
-    };
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let task = runtime.spawn(async move {
-        let shutdown = async move {
-            let _ = stopped.await;
-        };
-        if let Err(e) = axum::serve(listener, router)
-            .with_graceful_shutdown(shutdown)
-            .await
-        {
-            eprintln!("loupe: HTTP listener on {local_addr} stopped: {e}");
-        }
-    });
-    Ok(PrometheusServer {
-        local_addr,
-        stop: Some(stop),
-        task: Some(task),
-    })
-}
-
-/// A running standalone listener; dropping it stops the listener.
-#[derive(Debug)]
-pub struct PrometheusServer {
-    local_addr: SocketAddr,
-    stop: Option<tokio::sync::oneshot::Sender<()>>,
-    task: Option<tokio::task::JoinHandle<()>>,
-}
-
-impl PrometheusServer {
-    /// The address it listens on (useful after binding port 0).
-    pub fn local_addr(&self) -> SocketAddr {
-        self.local_addr
-    }
-
-    /// Stops accepting connections and waits (up to 5 s) for open requests to finish.
-    pub fn shutdown(mut self) {
-        self.stop_now();
-    }
-
-    fn stop_now(&mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-        if let Some(task) = self.task.take() {
-            let _ = crate::export::transport::block_on(
-                async move {
-                    let _ = task.await;
-                },
-                std::time::Duration::from_secs(5),
-            );
-        }
-    }
-}
-
-impl Drop for PrometheusServer {
-    fn drop(&mut self) {
-        self.stop_now();
+    pub fn serve(&self, addr: SocketAddr, path: &str) -> std::io::Result<HttpServer> {
+        crate::export::http_server::serve_router(self.router(path), addr)
     }
 }
 
