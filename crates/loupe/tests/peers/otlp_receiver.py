@@ -154,6 +154,30 @@ def summarize_metrics(req):
     return {"signal": "metrics", "metrics": out}
 
 
+# Per signal: request class, response class, summary, the partial-success rejected field.
+SIGNALS = {
+    "traces": (trace_service_pb2.ExportTraceServiceRequest,
+               trace_service_pb2.ExportTraceServiceResponse,
+               lambda r: summarize_traces(r), "rejected_spans"),
+    "metrics": (metrics_service_pb2.ExportMetricsServiceRequest,
+                metrics_service_pb2.ExportMetricsServiceResponse,
+                lambda r: summarize_metrics(r), "rejected_data_points"),
+    "logs": (logs_service_pb2.ExportLogsServiceRequest,
+             logs_service_pb2.ExportLogsServiceResponse,
+             lambda r: summarize_logs(r), "rejected_log_records"),
+}
+
+
+def response_for(signal, args):
+    """The Export response, with the partial success --reject asks for."""
+    _, response_cls, _, rejected_field = SIGNALS[signal]
+    resp = response_cls()
+    if args.reject:
+        setattr(resp.partial_success, rejected_field, args.reject)
+        resp.partial_success.error_message = "too old"
+    return resp
+
+
 HEX_FIELDS = ("traceId", "spanId", "parentSpanId")
 
 
@@ -205,31 +229,14 @@ def make_http_handler(args):
                 return
             if encoding == "gzip":
                 body = gzip.decompress(body)
-            if self.path == "/v1/traces":
-                req = trace_service_pb2.ExportTraceServiceRequest()
-                resp = trace_service_pb2.ExportTraceServiceResponse()
-                summarize = summarize_traces
-                if args.reject:
-                    resp.partial_success.rejected_spans = args.reject
-                    resp.partial_success.error_message = "too old"
-            elif self.path == "/v1/metrics":
-                req = metrics_service_pb2.ExportMetricsServiceRequest()
-                resp = metrics_service_pb2.ExportMetricsServiceResponse()
-                summarize = summarize_metrics
-                if args.reject:
-                    resp.partial_success.rejected_data_points = args.reject
-                    resp.partial_success.error_message = "too old"
-            elif self.path == "/v1/logs":
-                req = logs_service_pb2.ExportLogsServiceRequest()
-                resp = logs_service_pb2.ExportLogsServiceResponse()
-                summarize = summarize_logs
-                if args.reject:
-                    resp.partial_success.rejected_log_records = args.reject
-                    resp.partial_success.error_message = "too old"
-            else:
+            signal = self.path[len("/v1/"):] if self.path.startswith("/v1/") else None
+            if signal not in SIGNALS:
                 self.send_response(404)
                 self.end_headers()
                 return
+            req = SIGNALS[signal][0]()
+            resp = response_for(signal, args)
+            summarize = SIGNALS[signal][2]
             try:
                 if ctype.startswith("application/json"):
                     doc = json.loads(body)
@@ -270,40 +277,21 @@ def serve_grpc(args):
         if failure is not None:
             context.abort(failure_code(failure), "injected failure")
 
-    class Traces(trace_service_pb2_grpc.TraceServiceServicer):
-        def Export(self, request, context):
-            check(context)
-            emit({"event": "decoded", **summarize_traces(request)})
-            resp = trace_service_pb2.ExportTraceServiceResponse()
-            if args.reject:
-                resp.partial_success.rejected_spans = args.reject
-                resp.partial_success.error_message = "too old"
-            return resp
-
-    class Metrics(metrics_service_pb2_grpc.MetricsServiceServicer):
-        def Export(self, request, context):
-            check(context)
-            emit({"event": "decoded", **summarize_metrics(request)})
-            resp = metrics_service_pb2.ExportMetricsServiceResponse()
-            if args.reject:
-                resp.partial_success.rejected_data_points = args.reject
-                resp.partial_success.error_message = "too old"
-            return resp
-
-    class Logs(logs_service_pb2_grpc.LogsServiceServicer):
-        def Export(self, request, context):
-            check(context)
-            emit({"event": "decoded", **summarize_logs(request)})
-            resp = logs_service_pb2.ExportLogsServiceResponse()
-            if args.reject:
-                resp.partial_success.rejected_log_records = args.reject
-                resp.partial_success.error_message = "too old"
-            return resp
+    def servicer(base, signal):
+        class Servicer(base):
+            def Export(self, request, context):
+                check(context)
+                emit({"event": "decoded", **SIGNALS[signal][2](request)})
+                return response_for(signal, args)
+        return Servicer()
 
     server = grpc.server(futures.ThreadPoolExecutor(max_workers=4))
-    logs_service_pb2_grpc.add_LogsServiceServicer_to_server(Logs(), server)
-    trace_service_pb2_grpc.add_TraceServiceServicer_to_server(Traces(), server)
-    metrics_service_pb2_grpc.add_MetricsServiceServicer_to_server(Metrics(), server)
+    trace_service_pb2_grpc.add_TraceServiceServicer_to_server(
+        servicer(trace_service_pb2_grpc.TraceServiceServicer, "traces"), server)
+    metrics_service_pb2_grpc.add_MetricsServiceServicer_to_server(
+        servicer(metrics_service_pb2_grpc.MetricsServiceServicer, "metrics"), server)
+    logs_service_pb2_grpc.add_LogsServiceServicer_to_server(
+        servicer(logs_service_pb2_grpc.LogsServiceServicer, "logs"), server)
     port = server.add_insecure_port(f"127.0.0.1:{args.port}")
     server.start()
     emit_port(port)
