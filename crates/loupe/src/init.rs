@@ -3,12 +3,13 @@
 use crate::common::error::{ConfigError, ExportError};
 use crate::common::resource::Resource;
 use crate::config::{ExporterKind, SamplerKind, TelemetryConfig};
+use crate::config::{LogProcessorConfig, LogSinkConfig};
 use crate::export::http_server::HttpServer;
 use crate::export::otlp::{Compression, OtlpConfig, Protocol, Signal};
 use crate::export::prometheus::PrometheusExporter;
 use crate::facade::CoreTelemetry;
 use crate::health::{HealthPaths, HealthRegistry};
-use crate::logs::LogExporter;
+use crate::logs::{LogExporter, LoggerProvider};
 use crate::metrics::{MeterProvider, PeriodicReader, Temporality};
 use crate::trace::{
     AlwaysOffSampler, AlwaysOnSampler, BatchConfig, BatchSpanProcessor, ParentBasedSampler,
@@ -25,6 +26,14 @@ pub enum InitError {
     /// A configuration value is out of range or malformed.
     #[error(transparent)]
     Config(#[from] ConfigError),
+    /// A log sink (a file, a thread) could not be set up.
+    #[error("cannot set up the {sink} log sink: {message}")]
+    LogSink {
+        /// The sink.
+        sink: &'static str,
+        /// Why, in words.
+        message: String,
+    },
     /// A listener (Prometheus, health) could not bind its address.
     #[error("cannot listen on {addr} for {what}: {source}")]
     Bind {
@@ -42,8 +51,10 @@ pub enum InitError {
 /// [`TelemetryConfig::resolve`]): the resource, the sampler and span limits, a batch span
 /// processor with the chosen exporter, a meter provider with the OTLP push and the
 /// Prometheus endpoint, the Analytics Hub exporter, the OTLP log exporter, the health
-/// endpoints, and process metrics (plus Tokio runtime metrics when called inside a Tokio
-/// runtime). Warnings
+/// endpoints, process metrics (plus Tokio runtime metrics when called inside a Tokio
+/// runtime), the global propagator (`propagators`), and the log pipeline (`logging`:
+/// filter, processors, console/file/Elasticsearch sinks and OTLP, installed as the
+/// process-wide logger provider). Warnings
 /// about ignored environment values are printed to stderr once.
 ///
 /// Dropping the returned guard, or calling [`TelemetryGuard::shutdown`], flushes
@@ -84,6 +95,10 @@ pub fn init(config: TelemetryConfig) -> Result<TelemetryGuard, InitError> {
 
     let tracer_provider = tracer_provider(&config, &resource)?;
     let meter_provider = meter_provider(&config, &resource)?;
+    // `propagators` (from `OTEL_PROPAGATORS` or the file); an empty list propagates nothing.
+    crate::propagation::set_text_map_propagator(crate::propagation::from_names(
+        &config.propagators,
+    )?);
     let log_exporter: Option<Arc<dyn LogExporter>> =
         match (config.logging.enabled, config.logging.exporter) {
             (true, ExporterKind::Otlp) => Some(Arc::new(
@@ -91,6 +106,16 @@ pub fn init(config: TelemetryConfig) -> Result<TelemetryGuard, InitError> {
             )),
             _ => None,
         };
+    let logger_provider = if config.logging.enabled {
+        let provider = logger_provider(&config, &resource, log_exporter.clone())?;
+        crate::logs::set_logger_provider(provider.clone());
+        Some(provider)
+    } else {
+        None
+    };
+    if config.logging.bridges {
+        install_bridges(&tracer_provider, logger_provider.as_ref());
+    }
     let health = HealthRegistry::builder()
         .with_version(config.service.version.clone().unwrap_or_default())
         .with_meter_provider(&meter_provider)
@@ -117,7 +142,141 @@ pub fn init(config: TelemetryConfig) -> Result<TelemetryGuard, InitError> {
         Some(health),
         servers,
     )
-    .with_process_metrics(process_metrics))
+    .with_process_metrics(process_metrics)
+    .with_logger_provider(logger_provider))
+}
+
+/// The log pipeline of the `logging` section: filter, processors (secrets redacted last,
+/// so added fields are covered too), the configured sinks and the OTLP exporter.
+fn logger_provider(
+    config: &TelemetryConfig,
+    resource: &Resource,
+    exporter: Option<Arc<dyn LogExporter>>,
+) -> Result<LoggerProvider, InitError> {
+    use crate::logs::{
+        AddFields, ConsoleSink, ElasticsearchSink, ExcludeByField, ExporterSink, FileSink,
+        LogFilter, LogFormat, Redact, RotationPolicy,
+    };
+    let l = &config.logging;
+    let format_of = |name: &Option<String>| {
+        LogFormat::parse(name.as_deref().unwrap_or(&l.format)).unwrap_or_default()
+    };
+    let mut builder = LoggerProvider::builder()
+        .with_resource(resource.clone())
+        .with_filter(LogFilter::parse(&l.level)?)
+        .with_queue_size(l.max_queue_size);
+    let mut redact_keys: Vec<String> = Vec::new();
+    let mut redact = l.redact;
+    for processor in &l.processors {
+        builder = match processor {
+            LogProcessorConfig::AddFields { fields } => builder.with_processor(AddFields::new(
+                fields
+                    .iter()
+                    .map(|(k, v)| crate::KeyValue::new(k.clone(), v.clone())),
+            )),
+            LogProcessorConfig::Filter { field, exclude } => {
+                builder.with_processor(ExcludeByField::new(field.clone(), exclude.clone()))
+            }
+            LogProcessorConfig::Redact { keys } => {
+                redact = true;
+                redact_keys.extend(keys.iter().cloned());
+                builder
+            }
+        };
+    }
+    if redact {
+        let mut r = if l.redact {
+            Redact::default()
+        } else {
+            Redact::new(Vec::<String>::new())
+        };
+        for key in redact_keys {
+            r = r.with_key(key);
+        }
+        builder = builder.with_processor(r);
+    }
+    for sink in &l.sinks {
+        builder = match sink {
+            LogSinkConfig::Console { format, stderr } => {
+                let format = format_of(format);
+                builder.with_sink(if *stderr {
+                    ConsoleSink::stderr(format)
+                } else {
+                    ConsoleSink::stdout(format)
+                })
+            }
+            LogSinkConfig::File {
+                path,
+                format,
+                rotation,
+            } => {
+                let mut file = FileSink::builder(path.clone()).with_format(format_of(format));
+                if let Some(r) = rotation {
+                    file = file.with_rotation(
+                        RotationPolicy::default()
+                            .with_max_size(r.max_size_mb.saturating_mul(1024 * 1024))
+                            .with_max_files(r.max_files)
+                            .with_compress(r.compress),
+                    );
+                }
+                builder.with_sink(file.build().map_err(|e| InitError::LogSink {
+                    sink: "file",
+                    message: e.to_string(),
+                })?)
+            }
+            LogSinkConfig::Elasticsearch {
+                url,
+                index_pattern,
+                buffer_size,
+                flush_interval_ms,
+            } => builder.with_sink(
+                ElasticsearchSink::builder(url.clone())
+                    .with_index_pattern(index_pattern.clone())
+                    .with_buffer_size(*buffer_size)
+                    .with_flush_interval(Duration::from_millis(*flush_interval_ms))
+                    .build()?,
+            ),
+        };
+    }
+    if let Some(exporter) = exporter {
+        builder = builder.with_sink(
+            ExporterSink::new("otlp", exporter)
+                .with_batch_size(l.batch_size)
+                .with_delay(Duration::from_millis(l.export_delay_ms))
+                .with_timeout(Duration::from_secs(l.export_timeout_secs)),
+        );
+    }
+    builder.build().map_err(|e| InitError::LogSink {
+        sink: "log",
+        message: e.to_string(),
+    })
+}
+
+/// Routes the `tracing` and `log` crates into Loupe, unless the application already set
+/// a global subscriber or logger (then theirs stays, and a note says so). Both are
+/// process-wide and set once: a later `init` in the same process keeps the first ones.
+#[allow(unused_variables)]
+fn install_bridges(tracer_provider: &TracerProvider, logs: Option<&LoggerProvider>) {
+    #[cfg(feature = "tracing")]
+    {
+        use tracing_subscriber::layer::SubscriberExt;
+        let mut layer = crate::bridge::tracing::layer(tracer_provider.tracer("tracing"));
+        if let Some(logs) = logs {
+            layer = layer.with_logs(logs.clone());
+        }
+        let subscriber = tracing_subscriber::registry().with(layer);
+        if tracing_core::dispatcher::set_global_default(tracing_core::Dispatch::new(subscriber))
+            .is_err()
+        {
+            eprintln!("loupe: a global `tracing` subscriber is already set; add `loupe::bridge::tracing::layer` to it to route `tracing` into Loupe");
+        }
+    }
+    #[cfg(feature = "log")]
+    if let Some(logs) = logs {
+        if crate::bridge::log::install(logs.clone()).is_err() {
+            eprintln!("loupe: a `log` logger is already set; `log` records do not reach Loupe");
+        }
+    }
 }
 
 fn parse_listen(field: &'static str, value: &str) -> Result<SocketAddr, ConfigError> {
@@ -331,6 +490,7 @@ pub struct TelemetryGuard {
     tracer_provider: TracerProvider,
     meter_provider: MeterProvider,
     log_exporter: Option<Arc<dyn LogExporter>>,
+    logger_provider: Option<LoggerProvider>,
     health: Option<HealthRegistry>,
     _process_metrics: Vec<crate::metrics::process::ProcessMetrics>,
     servers: Mutex<Vec<HttpServer>>,
@@ -366,6 +526,7 @@ impl TelemetryGuard {
             tracer_provider,
             meter_provider,
             log_exporter,
+            logger_provider: None,
             health,
             _process_metrics: Vec::new(),
             servers: Mutex::new(listeners.servers),
@@ -379,6 +540,24 @@ impl TelemetryGuard {
     ) -> Self {
         self._process_metrics = metrics;
         self
+    }
+
+    fn with_logger_provider(mut self, provider: Option<LoggerProvider>) -> Self {
+        self.logger_provider = provider;
+        self
+    }
+
+    /// The log pipeline (also installed process-wide, see [`crate::logs::logger`]).
+    pub fn logger_provider(&self) -> Option<&LoggerProvider> {
+        self.logger_provider.as_ref()
+    }
+
+    /// A structured logger for `name`; drops everything when logging is disabled.
+    pub fn logger(&self, name: impl Into<std::borrow::Cow<'static, str>>) -> crate::logs::Logger {
+        match &self.logger_provider {
+            Some(p) => p.logger(name),
+            None => crate::logs::Logger::noop(name),
+        }
     }
 
     /// The health registry behind `/health` and `/ready`: register checks on it.
@@ -465,9 +644,18 @@ impl TelemetryGuard {
         let left = || deadline.saturating_duration_since(std::time::Instant::now());
         let traces = self.tracer_provider.shutdown(left());
         let metrics = self.meter_provider.shutdown(left());
-        let logs = match &self.log_exporter {
-            Some(e) => e.shutdown(),
-            None => Ok(()),
+        // The log pipeline flushes its OTLP sink and shuts the exporter down.
+        let logs = match &self.logger_provider {
+            Some(p) => {
+                if crate::logs::logger_provider().is_some_and(|g| g.ptr_eq(p)) {
+                    crate::logs::take_logger_provider();
+                }
+                p.shutdown(left())
+            }
+            None => match &self.log_exporter {
+                Some(e) => e.shutdown(),
+                None => Ok(()),
+            },
         };
         if let Some(health) = &self.health {
             health.begin_shutdown();

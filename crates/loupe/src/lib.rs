@@ -76,6 +76,7 @@
 
 #![warn(missing_docs)]
 
+pub mod bridge;
 pub mod common;
 #[cfg(feature = "otlp")]
 pub mod config;
@@ -87,7 +88,10 @@ pub mod health;
 mod init;
 pub mod logs;
 pub mod metrics;
+pub mod propagation;
 pub mod trace;
+#[cfg(feature = "tower")]
+pub mod web;
 
 pub use common::attribute::{Array, Key, KeyValue, Value};
 pub use common::error::{ConfigError, ExportError};

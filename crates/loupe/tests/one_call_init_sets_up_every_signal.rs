@@ -165,3 +165,82 @@ fn init_inside_a_tokio_runtime_describes_that_runtime() {
     assert!(workers.ends_with(" 2"), "{workers}");
     drop(telemetry);
 }
+
+#[test]
+fn the_logging_section_feeds_a_file_and_otlp_with_redaction_and_trace_ids() {
+    use loupe::config::{LogProcessorConfig, LogSinkConfig};
+    let (peer, port) = support::otlp_receiver("http", &[]);
+    let dir = std::env::temp_dir().join(format!("loupe-init-logs-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let path = dir.join("app.log");
+    let sink_path = path.clone();
+    let config = TelemetryConfig::new("api-service")
+        .with_otlp_protocol("http/protobuf")
+        .with_otlp_endpoint(format!("http://127.0.0.1:{port}"))
+        .with_otlp_metrics(false)
+        .with_traces_exporter(ExporterKind::None)
+        .with_prometheus_listen("127.0.0.1:0")
+        .with(move |c| {
+            c.logging.level = "warn,api::db=debug".into();
+            c.logging.sinks = vec![LogSinkConfig::File {
+                path: sink_path.clone(),
+                format: Some("json".into()),
+                rotation: None,
+            }];
+            c.logging.processors = vec![
+                LogProcessorConfig::AddFields {
+                    fields: [("version".to_string(), "1.0.0".to_string())].into(),
+                },
+                LogProcessorConfig::Filter {
+                    field: "path".into(),
+                    exclude: vec!["/health".into(), "/metrics".into()],
+                },
+            ];
+        });
+    let telemetry = loupe::init(config).unwrap();
+    let tracer = telemetry.tracer_provider().tracer("api");
+    let http = telemetry.logger("api::http");
+    let db = loupe::logs::logger("api::db"); // the process-wide provider is init's
+    let span = tracer.start("GET /users");
+    let trace_id = span.span_context().trace_id().to_string();
+    {
+        let _in = span.enter();
+        loupe::log_error!(http, "request failed", path: "/users", token: "secret-token-1");
+        loupe::log_warn!(http, "probe slow", path: "/health");
+        loupe::log_info!(http, "below the level", path: "/users");
+        loupe::log_debug!(db, "query", statement: "SELECT 1");
+    }
+    drop(span);
+    telemetry.shutdown().unwrap();
+
+    let text = std::fs::read_to_string(&path).unwrap();
+    let lines: Vec<serde_json::Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let messages: Vec<&str> = lines
+        .iter()
+        .map(|l| l["message"].as_str().unwrap())
+        .collect();
+    assert_eq!(messages, ["request failed", "query"], "{text}");
+    assert_eq!(lines[0]["fields"]["token"], "[REDACTED]");
+    assert_eq!(lines[0]["fields"]["version"], "1.0.0");
+    assert_eq!(lines[0]["span"]["trace_id"], trace_id.as_str());
+    assert!(!text.contains("secret-token-1"));
+
+    let got = peer.next_json(WAIT, |v| v["event"] == "decoded" && v["signal"] == "logs");
+    let records = got["records"].as_array().unwrap();
+    assert_eq!(records.len(), 2, "{got}");
+    assert_eq!(records[0]["body"], "request failed");
+    assert_eq!(records[0]["severity_text"], "ERROR");
+    assert_eq!(records[0]["severity_number"], 17);
+    assert_eq!(records[0]["attributes"]["token"], "[REDACTED]");
+    assert_eq!(records[0]["trace_id"], trace_id.as_str());
+    assert_eq!(records[0]["scope"]["name"], "api::http");
+    assert_eq!(records[0]["resource"]["service.name"], "api-service");
+    assert!(
+        loupe::logs::logger_provider().is_none(),
+        "shutdown uninstalls the provider"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -187,7 +187,11 @@ macro_rules! value_from {
 value_from!(
     bool => Bool(|v| v),
     i64 => I64(|v| v),
+    i8 => I64(i64::from),
+    i16 => I64(i64::from),
     i32 => I64(i64::from),
+    u8 => I64(i64::from),
+    u16 => I64(i64::from),
     u32 => I64(i64::from),
     f64 => F64(|v| v),
     f32 => F64(f64::from),
@@ -211,6 +215,19 @@ impl From<u64> for Value {
     /// Saturates at `i64::MAX`: OTLP integers are signed.
     fn from(v: u64) -> Self {
         Value::I64(i64::try_from(v).unwrap_or(i64::MAX))
+    }
+}
+
+impl From<u128> for Value {
+    /// Saturates at `i64::MAX` (`Duration::as_millis` returns a `u128`).
+    fn from(v: u128) -> Self {
+        Value::I64(i64::try_from(v).unwrap_or(i64::MAX))
+    }
+}
+
+impl From<&String> for Value {
+    fn from(v: &String) -> Self {
+        Value::String(Cow::Owned(v.clone()))
     }
 }
 

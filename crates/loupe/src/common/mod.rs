@@ -5,4 +5,5 @@ pub mod error;
 pub mod resource;
 pub mod scope;
 pub mod stats;
+pub(crate) mod time;
 pub(crate) mod tls;

@@ -78,6 +78,19 @@ pub(super) fn apply(c: &mut TelemetryConfig, lookup: Lookup<'_>) -> Result<(), C
         }
         c.propagators = list;
     }
+    if let Some(directives) = get(lookup, "RUST_LOG") {
+        // Checked with the rest of the configuration, so a bad value names `RUST_LOG`.
+        match crate::logs::LogFilter::parse(&directives) {
+            Ok(_) => c.logging.level = directives,
+            Err(e) => {
+                return Err(ConfigError {
+                    field: "RUST_LOG",
+                    value: format!("{directives:?} (at `{}`)", e.value),
+                    allowed: e.allowed,
+                })
+            }
+        }
+    }
     batch_variables(c, lookup);
     limits(c, lookup);
     otlp(c, lookup)?;

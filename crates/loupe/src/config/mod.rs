@@ -23,9 +23,11 @@
 
 mod env;
 mod load;
+mod logging;
 pub mod resource;
 
 pub use load::ConfigFileError;
+pub use logging::{LogProcessorConfig, LogSinkConfig, RotationConfig};
 
 use crate::common::error::ConfigError;
 use crate::export::analytics_hub::AnalyticsHubConfig;
@@ -214,6 +216,18 @@ pub struct LoggingConfig {
     pub export_delay_ms: u64,
     /// Export timeout.
     pub export_timeout_secs: u64,
+    /// The format of console and file sinks: `json` (003's shape), `pretty` or `logfmt`.
+    pub format: String,
+    /// Where records go besides the exporter (default: the console).
+    pub sinks: Vec<LogSinkConfig>,
+    /// Processors applied before the sinks, in order.
+    pub processors: Vec<LogProcessorConfig>,
+    /// Redact secrets (password, secret, token, api_key, authorization, …) in every
+    /// record; 003 asks for zero secrets in logs.
+    pub redact: bool,
+    /// Route the `tracing` and `log` crates into Loupe: a global `tracing` subscriber
+    /// (when none is set) and the `log` logger (when none is set).
+    pub bridges: bool,
 }
 
 impl Default for LoggingConfig {
@@ -227,6 +241,14 @@ impl Default for LoggingConfig {
             batch_size: 512,
             export_delay_ms: 1000,
             export_timeout_secs: 30,
+            format: "json".into(),
+            sinks: vec![LogSinkConfig::Console {
+                format: None,
+                stderr: false,
+            }],
+            processors: Vec::new(),
+            redact: true,
+            bridges: true,
         }
     }
 }
@@ -491,6 +513,62 @@ impl TelemetryConfig {
         self.warnings.push(message);
     }
 
+    fn validate_logging(&self) -> Result<(), ConfigError> {
+        let l = &self.logging;
+        crate::logs::LogFilter::parse(&l.level).map_err(|e| ConfigError {
+            field: "logging.level",
+            value: format!("{:?} (at `{}`)", l.level, e.value),
+            allowed: e.allowed,
+        })?;
+        const FORMATS: &str = "json, pretty or logfmt";
+        if crate::logs::LogFormat::parse(&l.format).is_none() {
+            return Err(ConfigError::new("logging.format", &l.format, FORMATS));
+        }
+        for sink in &l.sinks {
+            match sink {
+                LogSinkConfig::Console { format, .. } | LogSinkConfig::File { format, .. } => {
+                    if let Some(f) = format
+                        .as_deref()
+                        .filter(|f| crate::logs::LogFormat::parse(f).is_none())
+                    {
+                        return Err(ConfigError::new("logging.sinks[].format", f, FORMATS));
+                    }
+                }
+                LogSinkConfig::Elasticsearch {
+                    url, buffer_size, ..
+                } => {
+                    crate::export::transport::check_http_url("logging.sinks[].url", url)?;
+                    if *buffer_size == 0 {
+                        return Err(ConfigError::new(
+                            "logging.sinks[].buffer_size",
+                            buffer_size,
+                            "a positive integer",
+                        ));
+                    }
+                }
+            }
+            if let LogSinkConfig::File { path, rotation, .. } = sink {
+                if path.as_os_str().is_empty() {
+                    return Err(ConfigError::new(
+                        "logging.sinks[].path",
+                        "\"\"",
+                        "a file path",
+                    ));
+                }
+                if let Some(r) = rotation {
+                    if r.max_size_mb == 0 || r.max_files == 0 {
+                        return Err(ConfigError::new(
+                            "logging.sinks[].rotation",
+                            format!("max_size_mb: {}, max_files: {}", r.max_size_mb, r.max_files),
+                            "positive max_size_mb and max_files",
+                        ));
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
     /// Checks every value, naming the first field out of range.
     pub fn validate(&self) -> Result<(), ConfigError> {
         let t = &self.tracing;
@@ -541,6 +619,7 @@ impl TelemetryConfig {
                 ));
             }
         }
+        self.validate_logging()?;
         if self.metrics.export_interval_secs == 0 {
             return Err(ConfigError::new(
                 "metrics.export_interval_secs",

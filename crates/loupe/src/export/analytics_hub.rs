@@ -66,7 +66,7 @@ use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime};
 
 /// The path batches are POSTed to, below the configured endpoint.
 const METRICS_PATH: &str = "/api/v1/metrics";
@@ -306,7 +306,7 @@ impl MetricExporter for AnalyticsHubExporter {
         if entries.is_empty() {
             return Ok(());
         }
-        let timestamp = rfc3339(SystemTime::now());
+        let timestamp = crate::common::time::rfc3339(SystemTime::now());
         let service = self
             .service
             .clone()
@@ -444,47 +444,6 @@ pub(crate) fn hub_metrics(metrics: &ResourceMetrics) -> (Vec<HubMetric>, usize) 
         }
     }
     (out, non_finite)
-}
-
-/// RFC 3339 in UTC with as many fractional digits as needed (0, 3, 6 or 9), the way the
-/// seed's `chrono::DateTime<Utc>` serializes: `2025-01-31T12:00:00.250Z`.
-pub(crate) fn rfc3339(t: SystemTime) -> String {
-    let since = t.duration_since(UNIX_EPOCH).unwrap_or_default();
-    let secs = since.as_secs();
-    let nanos = since.subsec_nanos();
-    let (days, rem) = (secs / 86_400, secs % 86_400);
-    let (y, m, d) = civil_from_days(days as i64);
-    let mut text = format!(
-        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}",
-        rem / 3600,
-        rem % 3600 / 60,
-        rem % 60
-    );
-    if nanos != 0 {
-        if nanos % 1_000_000 == 0 {
-            text.push_str(&format!(".{:03}", nanos / 1_000_000));
-        } else if nanos % 1_000 == 0 {
-            text.push_str(&format!(".{:06}", nanos / 1_000));
-        } else {
-            text.push_str(&format!(".{nanos:09}"));
-        }
-    }
-    text.push('Z');
-    text
-}
-
-/// The proleptic Gregorian date of a day count since 1970-01-01 (H. Hinnant's algorithm).
-fn civil_from_days(days: i64) -> (i64, u32, u32) {
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    (y, m, d)
 }
 
 #[cfg(test)]

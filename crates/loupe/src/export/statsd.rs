@@ -407,7 +407,7 @@ impl MetricExporter for StatsdExporter {
                 oversized.len(),
                 self.max_packet_size
             ));
-            report_once(&e);
+            crate::common::error::report_once("statsd", &e);
         }
         match error {
             None => Ok(()),
@@ -419,7 +419,7 @@ impl MetricExporter for StatsdExporter {
                     ),
                     e,
                 );
-                report_once(&error);
+                crate::common::error::report_once("statsd", &error);
                 Err(error)
             }
         }
@@ -432,22 +432,6 @@ impl MetricExporter for StatsdExporter {
     fn shutdown(&self) -> Result<(), ExportError> {
         self.shut_down.store(true, Ordering::Release);
         Ok(())
-    }
-}
-
-/// Reports a problem on stderr once per distinct message, so a misconfigured exporter is
-/// visible without flooding the log every flush.
-fn report_once(error: &ExportError) {
-    use std::collections::HashSet;
-    static SEEN: Mutex<Option<HashSet<String>>> = Mutex::new(None);
-    let mut message = format!("loupe: statsd exporter: {error}");
-    if let Some(source) = std::error::Error::source(error) {
-        message.push_str(&format!(": {source}"));
-    }
-    let mut seen = SEEN.lock().unwrap_or_else(|p| p.into_inner());
-    let seen = seen.get_or_insert_with(HashSet::new);
-    if seen.len() < 1024 && seen.insert(message.clone()) {
-        eprintln!("{message}");
     }
 }
 

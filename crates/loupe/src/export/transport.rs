@@ -298,34 +298,7 @@ pub(crate) async fn post_once(
     }
 }
 
-/// An error and its sources in one line ("connection refused" is usually a source).
-pub(crate) fn error_chain(error: &dyn std::error::Error) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(s) = source {
-        let s_text = s.to_string();
-        if !text.contains(&s_text) {
-            text.push_str(": ");
-            text.push_str(&s_text);
-        }
-        source = s.source();
-    }
-    text
-}
-
-/// Logs a permanent export failure on stderr once per distinct message, so a misconfigured
-/// endpoint is visible without flooding the log.
-pub(crate) fn report_once(exporter: &str, error: &ExportError) {
-    use std::collections::HashSet;
-    use std::sync::Mutex;
-    static SEEN: Mutex<Option<HashSet<String>>> = Mutex::new(None);
-    let message = format!("loupe: {exporter} exporter: {}", error_chain(error));
-    let mut seen = SEEN.lock().unwrap_or_else(|p| p.into_inner());
-    let seen = seen.get_or_insert_with(HashSet::new);
-    if seen.len() < 1024 && seen.insert(message.clone()) {
-        eprintln!("{message}");
-    }
-}
+pub(crate) use crate::common::error::{error_chain, report_once};
 
 /// Gzip-compresses a request body.
 pub(crate) fn gzip(body: &[u8]) -> Vec<u8> {

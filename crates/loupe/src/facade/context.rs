@@ -147,4 +147,51 @@ impl TelemetryContext {
     pub fn parse_trace_context(&self, context: &TraceContext) -> Option<BoxedSpan> {
         self.telemetry.parse_trace_context(context)
     }
+
+    /// Logs with the telemetry context (000 §3.3 `log_with_context`): the record carries
+    /// `attributes`, the current span's attributes (the call's win on a clash), the message
+    /// context as `message.topic` / `message.id`, and the current span's trace and span
+    /// ids. It goes to the process-wide log pipeline ([`crate::logs::logger`]), target
+    /// `echo_core`.
+    pub fn log(
+        &self,
+        level: crate::logs::Severity,
+        message: &str,
+        attributes: Option<HashMap<String, String>>,
+    ) {
+        let logger = crate::logs::logger("echo_core");
+        if !logger.enabled(level) {
+            return;
+        }
+        let span = self.current_span();
+        let mut all: HashMap<String, String> = span
+            .as_ref()
+            .map(|s| s.attributes().clone())
+            .unwrap_or_default();
+        all.extend(attributes.unwrap_or_default());
+        if let Some(cx) = self.message_context() {
+            all.insert("message.topic".into(), cx.topic);
+            all.insert("message.id".into(), cx.message_id.to_string());
+        }
+        let emit = || logger.log(level, message.to_owned(), all);
+        match span.and_then(|s| s.span_context()) {
+            Some(sc) => {
+                let _current = crate::trace::Context::current()
+                    .with_span_context(sc)
+                    .attach();
+                emit();
+            }
+            None => emit(),
+        }
+    }
+}
+
+/// 000 §3.3's `log_with_context`: [`TelemetryContext::log`] as a free function.
+pub fn log_with_context(
+    level: crate::logs::Severity,
+    message: &str,
+    attributes: Option<HashMap<String, String>>,
+    telemetry: &TelemetryContext,
+) {
+    telemetry.log(level, message, attributes);
 }

@@ -26,7 +26,7 @@ mod noop;
 mod span;
 
 pub use self::core::CoreTelemetry;
-pub use context::{MessageContext, TelemetryContext};
+pub use context::{log_with_context, MessageContext, TelemetryContext};
 pub use mock::{MockSpan, MockTelemetry};
 pub use noop::NoopTelemetry;
 pub use span::{BoxedSpan, Span, SpanGuard};

@@ -166,7 +166,7 @@ pub(crate) const RESERVED_KEYS: [&str; 6] = [
 ];
 
 fn serialize_time<S: Serializer>(t: &SystemTime, s: S) -> Result<S::Ok, S::Error> {
-    s.serialize_str(&crate::export::analytics_hub::rfc3339(*t))
+    s.serialize_str(&crate::common::time::rfc3339(*t))
 }
 
 fn serialize_optional_time<S: Serializer>(t: &Option<SystemTime>, s: S) -> Result<S::Ok, S::Error> {

@@ -1,9 +1,29 @@
-//! Log records in the OpenTelemetry data model, and the exporter trait that ships them.
+//! Structured logging: a logger with levels, typed fields, context fields and correlation
+//! ids; records in the OpenTelemetry data model tied to the current trace; JSON, pretty and
+//! logfmt output; `RUST_LOG`-style filtering; processors (add fields, exclude, redact); and
+//! sinks (console, rotating files, OTLP, Elasticsearch), each behind a bounded queue so a
+//! slow sink never blocks the code that logs.
 //!
-//! This is the foundation the structured logger builds on: a [`LogRecord`] carries a
-//! timestamp, a severity (OpenTelemetry's severity numbers, with the text), a typed body,
-//! attributes and the trace context it was emitted in; a [`LogExporter`] sends batches of
-//! them (the OTLP exporter is `loupe::export::otlp::OtlpConfig::log_exporter`).
+//! ```
+//! use loupe::logs::{ConsoleSink, CorrelationId, LogFormat, LoggerProvider};
+//! use loupe::log_info;
+//!
+//! let provider = LoggerProvider::builder()
+//!     .with_sink(ConsoleSink::stdout(LogFormat::Json))
+//!     .build()?;
+//! let logger = provider
+//!     .logger("llm_simulator::api")
+//!     .with_context("service", "llm-simulator")
+//!     .with_correlation_id(CorrelationId::new_v4());
+//! log_info!(logger, "Request processed", request_id: "req-123", duration_ms: 150, status: "success");
+//! provider.force_flush(std::time::Duration::from_secs(1))?;
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! A [`LogRecord`] carries a timestamp, a severity (OpenTelemetry's severity numbers, with
+//! the text), a typed body, attributes and the trace context it was emitted in; a
+//! [`LogExporter`] sends batches of them (the OTLP exporter is
+//! `loupe::export::otlp::OtlpConfig::log_exporter`; [`ExporterSink`] feeds one).
 //!
 //! ```
 //! use loupe::logs::{LogRecord, Severity};
@@ -15,6 +35,31 @@
 //! assert_eq!(record.severity_text, "WARN");
 //! ```
 
+#[cfg(feature = "http-export")]
+mod elasticsearch;
+mod file;
+mod filter;
+mod format;
+mod logger;
+mod processor;
+mod sink;
+
+#[cfg(feature = "http-export")]
+pub use elasticsearch::{ElasticsearchSink, ElasticsearchSinkBuilder};
+pub use file::{FileSink, FileSinkBuilder, FileSinkError, RotationPolicy};
+pub use filter::LogFilter;
+pub use format::LogFormat;
+pub(crate) use logger::interned_scope;
+pub use logger::{
+    json_to_value, logger, logger_provider, set_logger_provider, take_logger_provider,
+    CorrelationId, IntoFields, Logger, LoggerProvider, LoggerProviderBuilder, StructuredLogger,
+    DEFAULT_QUEUE_SIZE,
+};
+pub use processor::{
+    AddFields, ExcludeByField, LogProcessor, Redact, DEFAULT_SECRET_KEYS, REDACTED,
+};
+pub use sink::{ConsoleSink, ExporterSink, LogSink, SinkContext};
+
 use crate::common::attribute::{KeyValue, Value};
 use crate::common::error::ExportError;
 use crate::common::resource::Resource;
@@ -22,6 +67,9 @@ use crate::common::scope::InstrumentationScope;
 use crate::trace::{Context, SpanId, TraceFlags, TraceId};
 use std::borrow::Cow;
 use std::time::{Duration, SystemTime};
+
+/// The level of a log record: [`Severity`] under the name logging libraries use.
+pub type Level = Severity;
 
 /// OpenTelemetry's severity, by its canonical number (`SeverityNumber`): each level starts
 /// a range of four (`Info` = 9, `Info2`..`Info4` = 10..12 are expressed with
@@ -116,13 +164,11 @@ impl LogRecord {
 
     /// Ties the record to the current span, if there is one.
     pub fn with_current_trace_context(mut self) -> Self {
-        Context::map_current(|cx| {
-            if let Some(sc) = cx.span_context().filter(|sc| sc.is_valid()) {
-                self.trace_id = sc.trace_id();
-                self.span_id = sc.span_id();
-                self.trace_flags = sc.trace_flags();
-            }
-        });
+        if let Some((trace_id, span_id, flags)) = Context::current_ids() {
+            self.trace_id = trace_id;
+            self.span_id = span_id;
+            self.trace_flags = flags;
+        }
         self
     }
 }

@@ -1,7 +1,7 @@
 //! The current context: which span is active on this thread (or in this task), plus
 //! values other layers attach (baggage, the facade's active span).
 
-use super::ids::SpanContext;
+use super::ids::{SpanContext, SpanId, TraceFlags, TraceId};
 use std::any::{Any, TypeId};
 use std::cell::RefCell;
 use std::marker::PhantomData;
@@ -49,6 +49,21 @@ impl Context {
     /// The active span's context, if there is one (current span lookups start here).
     pub(crate) fn current_span_context() -> Option<SpanContext> {
         CURRENT.try_with(|c| c.borrow().span.clone()).ok().flatten()
+    }
+
+    /// The ids and flags of the current span, if it is valid, without copying its trace
+    /// state (log records read them on every call).
+    pub(crate) fn current_ids() -> Option<(TraceId, SpanId, TraceFlags)> {
+        CURRENT
+            .try_with(|c| {
+                c.borrow()
+                    .span
+                    .as_ref()
+                    .filter(|sc| sc.is_valid())
+                    .map(|sc| (sc.trace_id(), sc.span_id(), sc.trace_flags()))
+            })
+            .ok()
+            .flatten()
     }
 
     /// The span context this context carries.

@@ -201,42 +201,117 @@ impl fmt::Debug for TraceFlags {
 
 /// Vendor-specific trace state (`tracestate`): an ordered list of at most 32 key/value pairs.
 ///
-/// Empty trace state, the common case, is free to clone.
+/// Kept as its validated, normalised header text (`k1=v1,k2=v2`, no white space, no empty
+/// members), so propagating it is one copy rather than a re-serialisation. Empty trace
+/// state, the common case, is free to clone.
 #[derive(Clone, PartialEq, Eq, Hash, Default)]
-pub struct TraceState(Option<Arc<[(String, String)]>>);
+pub struct TraceState(Option<Arc<str>>);
 
 /// The W3C limit on tracestate members.
 pub const MAX_TRACE_STATE_MEMBERS: usize = 32;
 
-fn valid_key(key: &str) -> bool {
+// The validators work on bytes in one pass: `tracestate` is parsed on every incoming
+// request, and the generic `str` searchers cost more than the checks themselves.
+
+fn valid_key(key: &[u8]) -> bool {
     // simple-key = lcalpha 0*255( lcalpha / DIGIT / "_" / "-"/ "*" / "/" )
     // multi-tenant-key = tenant-id "@" system-id
-    fn simple(k: &str, first_may_be_digit: bool, max: usize) -> bool {
-        let bytes = k.as_bytes();
-        !bytes.is_empty()
-            && bytes.len() <= max
-            && (bytes[0].is_ascii_lowercase() || (first_may_be_digit && bytes[0].is_ascii_digit()))
-            && bytes[1..].iter().all(|&c| {
-                c.is_ascii_lowercase()
-                    || c.is_ascii_digit()
-                    || matches!(c, b'_' | b'-' | b'*' | b'/')
-            })
+    fn simple(k: &[u8], first_may_be_digit: bool, max: usize) -> bool {
+        match k.split_first() {
+            Some((&first, rest)) => {
+                k.len() <= max
+                    && (first.is_ascii_lowercase()
+                        || (first_may_be_digit && first.is_ascii_digit()))
+                    && rest.iter().all(|&c| {
+                        c.is_ascii_lowercase()
+                            || c.is_ascii_digit()
+                            || matches!(c, b'_' | b'-' | b'*' | b'/')
+                    })
+            }
+            None => false,
+        }
     }
-    match key.split_once('@') {
+    match key.iter().position(|&c| c == b'@') {
         None => simple(key, false, 256),
-        Some((tenant, system)) => simple(tenant, true, 241) && simple(system, false, 14),
+        Some(at) => simple(&key[..at], true, 241) && simple(&key[at + 1..], false, 14),
     }
 }
 
-fn valid_value(value: &str) -> bool {
+fn valid_value(value: &[u8]) -> bool {
     // value = 0*255(chr) nblk-chr ; chr = %x20 / nblk-chr ; nblk-chr = %x21-2B / %x2D-3C / %x3E-7E
-    let bytes = value.as_bytes();
-    !bytes.is_empty()
-        && bytes.len() <= 256
-        && bytes.last() != Some(&b' ')
-        && bytes
+    !value.is_empty()
+        && value.len() <= 256
+        && value.last() != Some(&b' ')
+        && value
             .iter()
             .all(|&c| (0x20..=0x7e).contains(&c) && c != b',' && c != b'=')
+}
+
+/// Byte classes for the one-pass `tracestate` parser.
+const KEY_CHAR: u8 = 1; // lcalpha / DIGIT / "_" / "-" / "*" / "/" / "@"
+const VALUE_CHAR: u8 = 2; // chr: %x20-2B / %x2D-3C / %x3E-7E
+const CLASSES: [u8; 256] = {
+    let mut table = [0u8; 256];
+    let mut c = 0x20;
+    while c <= 0x7e {
+        if c != b',' && c != b'=' {
+            table[c as usize] |= VALUE_CHAR;
+        }
+        if c.is_ascii_lowercase()
+            || c.is_ascii_digit()
+            || matches!(c, b'_' | b'-' | b'*' | b'/' | b'@')
+        {
+            table[c as usize] |= KEY_CHAR;
+        }
+        c += 1;
+    }
+    table
+};
+
+/// True when all eight bytes are value characters: lets the parser skip eight bytes at a
+/// time (SWAR). Bytes at or above 0x80 are rejected first, so the additions below never
+/// carry from one byte into the next.
+fn all_value_chars(chars: [u8; 8]) -> bool {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    let x = u64::from_le_bytes(chars);
+    let has_zero_byte = |v: u64| v.wrapping_sub(ONES) & !v & HIGH != 0;
+    let all_at_least_0x20 = x.wrapping_add(ONES * (0x80 - 0x20)) & HIGH == HIGH;
+    let none_is_0x7f = x.wrapping_add(ONES) & HIGH == 0;
+    x & HIGH == 0
+        && all_at_least_0x20
+        && none_is_0x7f
+        && !has_zero_byte(x ^ (ONES * b',' as u64))
+        && !has_zero_byte(x ^ (ONES * b'=' as u64))
+}
+
+/// Optional white space (W3C: spaces and tabs around list members).
+fn is_ows(c: u8) -> bool {
+    c == b' ' || c == b'\t'
+}
+
+/// The shape of a key whose characters are already known to be key characters: one
+/// optional `@`, the first character of each part, and the lengths.
+fn key_shape_ok(key: &[u8]) -> bool {
+    match key.iter().position(|&c| c == b'@') {
+        None => key.first().is_some_and(u8::is_ascii_lowercase) && key.len() <= 256,
+        Some(at) => {
+            let (tenant, system) = (&key[..at], &key[at + 1..]);
+            tenant
+                .first()
+                .is_some_and(|c| c.is_ascii_lowercase() || c.is_ascii_digit())
+                && tenant.len() <= 241
+                && system.first().is_some_and(u8::is_ascii_lowercase)
+                && system.len() <= 14
+                && !system.contains(&b'@')
+        }
+    }
+}
+
+fn too_many_members() -> ParseError {
+    ParseError::TraceState(format!(
+        "more than {MAX_TRACE_STATE_MEMBERS} members (max {MAX_TRACE_STATE_MEMBERS})"
+    ))
 }
 
 impl TraceState {
@@ -247,50 +322,146 @@ impl TraceState {
     pub fn from_pairs<K: Into<String>, V: Into<String>>(
         pairs: impl IntoIterator<Item = (K, V)>,
     ) -> Result<Self, ParseError> {
-        let mut entries: Vec<(String, String)> = Vec::new();
+        let mut header = String::new();
+        let mut count = 0;
         for (k, v) in pairs {
             let (k, v) = (k.into(), v.into());
-            if !valid_key(&k) || !valid_value(&v) || entries.iter().any(|(ek, _)| *ek == k) {
+            let duplicate = || TraceState::keys_of(&header).any(|existing| existing == k);
+            if !valid_key(k.as_bytes()) || !valid_value(v.as_bytes()) || duplicate() {
                 return Err(ParseError::TraceState(format!("{k}={v}")));
             }
-            entries.push((k, v));
+            count += 1;
+            if count > MAX_TRACE_STATE_MEMBERS {
+                return Err(too_many_members());
+            }
+            if !header.is_empty() {
+                header.push(',');
+            }
+            header.push_str(&k);
+            header.push('=');
+            header.push_str(&v);
         }
-        if entries.len() > MAX_TRACE_STATE_MEMBERS {
-            return Err(ParseError::TraceState(format!(
-                "{} members (max 32)",
-                entries.len()
-            )));
-        }
-        Ok(if entries.is_empty() {
+        Ok(if header.is_empty() {
             TraceState(None)
         } else {
-            TraceState(Some(entries.into()))
+            TraceState(Some(header.into()))
         })
     }
 
-    /// Parses a `tracestate` header value. Empty list members are allowed and skipped;
-    /// any invalid member rejects the whole header, as the W3C specification requires.
+    /// Parses a `tracestate` header value. Empty list members and white space around
+    /// members are allowed and dropped; any invalid member rejects the whole header, as
+    /// the W3C specification requires.
     pub fn from_header(header: &str) -> Result<Self, ParseError> {
-        let mut pairs = Vec::new();
-        for member in header.split(',') {
-            let member = member.trim_matches(|c| c == ' ' || c == '\t');
-            if member.is_empty() {
+        // One pass, no allocation: the header is usually already normalised, and then
+        // it is kept as it is. Indexed loops measured faster than iterator chains here.
+        let b = header.as_bytes();
+        let n = b.len();
+        // Where each key starts (it ends at its `=`); `u32` keeps the table small, since
+        // zeroing it is a measurable share of the parse.
+        if u32::try_from(n).is_err() {
+            return Err(ParseError::TraceState("a header over 4 GiB".to_owned()));
+        }
+        let mut keys = [0u32; MAX_TRACE_STATE_MEMBERS];
+        let key_at = |start: u32| {
+            let rest = &b[start as usize..];
+            &rest[..rest.iter().position(|&c| c == b'=').unwrap_or(rest.len())]
+        };
+        let mut count = 0;
+        let mut normalised = true;
+        let mut i = 0;
+        loop {
+            let start = i;
+            while i < n && is_ows(b[i]) {
+                i += 1;
+            }
+            if i == n || b[i] == b',' {
+                normalised = false; // an empty member (or no member at all)
+                if i == n {
+                    break;
+                }
+                i += 1;
                 continue;
             }
-            let (k, v) = member
-                .split_once('=')
-                .ok_or_else(|| ParseError::TraceState(member.to_owned()))?;
-            pairs.push((k.to_owned(), v.to_owned()));
+            normalised &= i == start;
+            let invalid = || {
+                let end = b[start..]
+                    .iter()
+                    .position(|&c| c == b',')
+                    .map_or(n, |e| start + e);
+                let text = String::from_utf8_lossy(&b[start..end]);
+                ParseError::TraceState(text.trim_matches([' ', '\t']).to_owned())
+            };
+            let key_start = i;
+            while i < n && CLASSES[b[i] as usize] & KEY_CHAR != 0 {
+                i += 1;
+            }
+            let key = &b[key_start..i];
+            if i == n || b[i] != b'=' || !key_shape_ok(key) {
+                return Err(invalid());
+            }
+            i += 1;
+            let value_start = i;
+            while let Some(word) = b.get(i..i + 8) {
+                match word.try_into() {
+                    Ok(word) if all_value_chars(word) => i += 8,
+                    _ => break,
+                }
+            }
+            while i < n && CLASSES[b[i] as usize] & VALUE_CHAR != 0 {
+                i += 1;
+            }
+            let mut value_end = i;
+            while value_end > value_start && b[value_end - 1] == b' ' {
+                value_end -= 1;
+            }
+            while i < n && is_ows(b[i]) {
+                i += 1;
+            }
+            normalised &= value_end == i;
+            // The loops checked the characters; the grammar also bounds the length.
+            let value_len = value_end - value_start;
+            if (i < n && b[i] != b',') || value_len == 0 || value_len > 256 {
+                return Err(invalid());
+            }
+            if keys[..count].iter().any(|&k| key_at(k) == key) {
+                return Err(invalid());
+            }
+            if count == MAX_TRACE_STATE_MEMBERS {
+                return Err(too_many_members());
+            }
+            keys[count] = key_start as u32; // fits: checked above
+            count += 1;
+            if i == n {
+                break;
+            }
+            i += 1;
         }
-        TraceState::from_pairs(pairs)
+        if count == 0 {
+            return Ok(TraceState(None));
+        }
+        if normalised {
+            return Ok(TraceState(Some(header.into())));
+        }
+        let mut out = String::with_capacity(header.len());
+        for member in header.split(',').map(|m| m.trim_matches([' ', '\t'])) {
+            if !member.is_empty() {
+                if !out.is_empty() {
+                    out.push(',');
+                }
+                out.push_str(member);
+            }
+        }
+        Ok(TraceState(Some(out.into())))
     }
 
     /// Renders the `tracestate` header value.
     pub fn header(&self) -> String {
-        self.iter()
-            .map(|(k, v)| format!("{k}={v}"))
-            .collect::<Vec<_>>()
-            .join(",")
+        self.as_header().to_owned()
+    }
+
+    /// The `tracestate` header value, borrowed (empty when there are no entries).
+    pub fn as_header(&self) -> &str {
+        self.0.as_deref().unwrap_or("")
     }
 
     /// The value for `key`.
@@ -317,21 +488,27 @@ impl TraceState {
 
     /// The entries in order.
     pub fn iter(&self) -> impl Iterator<Item = (&str, &str)> {
-        self.0
-            .iter()
-            .flat_map(|e| e.iter())
-            .map(|(k, v)| (k.as_str(), v.as_str()))
+        // The stored text is normalised: every member is `key=value`.
+        self.as_header()
+            .split(',')
+            .filter_map(|member| member.split_once('='))
     }
 
     /// True when there are no entries.
     pub fn is_empty(&self) -> bool {
         self.0.is_none()
     }
+
+    fn keys_of(header: &str) -> impl Iterator<Item = &str> {
+        header
+            .split(',')
+            .filter_map(|member| member.split_once('=').map(|(k, _)| k))
+    }
 }
 
 impl fmt::Debug for TraceState {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "TraceState({:?})", self.header())
+        write!(f, "TraceState({:?})", self.as_header())
     }
 }
 
@@ -424,68 +601,4 @@ pub(crate) fn validate_ratio(field: &'static str, ratio: f64) -> Result<f64, Con
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use proptest::prelude::*;
-
-    #[test]
-    fn ids_round_trip_through_hex() {
-        let t = TraceId::from_hex("4bf92f3577b34da6a3ce929d0e0e4736").unwrap();
-        assert_eq!(t.to_string(), "4bf92f3577b34da6a3ce929d0e0e4736");
-        let s = SpanId::from_hex("00f067aa0ba902b7").unwrap();
-        assert_eq!(s.to_string(), "00f067aa0ba902b7");
-        assert!(!TraceId::from_hex(&"0".repeat(32)).unwrap().is_valid());
-    }
-
-    #[test]
-    fn uppercase_and_wrong_lengths_are_rejected() {
-        assert_eq!(
-            TraceId::from_hex("4BF92F3577B34DA6A3CE929D0E0E4736"),
-            Err(ParseError::NotHex('B'))
-        );
-        assert!(matches!(
-            SpanId::from_hex("abc"),
-            Err(ParseError::Length {
-                expected: 16,
-                got: 3
-            })
-        ));
-    }
-
-    #[test]
-    fn trace_state_parses_validates_and_updates() {
-        let ts = TraceState::from_header("rojo=00f067aa0ba902b7, congo=t61rcWkgMzE,,").unwrap();
-        assert_eq!(ts.get("congo"), Some("t61rcWkgMzE"));
-        assert_eq!(ts.header(), "rojo=00f067aa0ba902b7,congo=t61rcWkgMzE");
-        let updated = ts.insert("congo", "new").unwrap();
-        assert_eq!(updated.header(), "congo=new,rojo=00f067aa0ba902b7");
-        assert!(TraceState::from_header("UPPER=1").is_err());
-        assert!(TraceState::from_header("a=1,a=2").is_err());
-        assert!(TraceState::from_header("tenant@sys=v").is_ok());
-        let too_many: Vec<String> = (0..33).map(|i| format!("k{i}=v")).collect();
-        assert!(TraceState::from_header(&too_many.join(",")).is_err());
-    }
-
-    #[test]
-    fn random_ids_are_valid() {
-        for _ in 0..1000 {
-            assert!(TraceId::random().is_valid());
-            assert!(SpanId::random().is_valid());
-        }
-    }
-
-    proptest! {
-        #[test]
-        fn hex_parsers_never_panic(s in ".{0,40}") {
-            let _ = TraceId::from_hex(&s);
-            let _ = SpanId::from_hex(&s);
-            let _ = TraceState::from_header(&s);
-        }
-
-        #[test]
-        fn trace_id_hex_round_trips(bytes in any::<[u8; 16]>()) {
-            let id = TraceId::from_bytes(bytes);
-            prop_assert_eq!(TraceId::from_hex(&id.to_string()).unwrap(), id);
-        }
-    }
-}
+mod tests;

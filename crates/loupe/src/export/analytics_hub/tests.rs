@@ -180,17 +180,6 @@ fn the_exporter_asks_for_cumulative_totals() {
 }
 
 #[test]
-fn timestamps_are_rfc3339_utc_like_chrono() {
-    let at = |secs: u64, nanos: u32| rfc3339(UNIX_EPOCH + Duration::new(secs, nanos));
-    assert_eq!(at(0, 0), "1970-01-01T00:00:00Z");
-    assert_eq!(at(951_782_400, 0), "2000-02-29T00:00:00Z");
-    assert_eq!(at(1_738_324_800, 250_000_000), "2025-01-31T12:00:00.250Z");
-    assert_eq!(at(1_738_324_800, 1_000), "2025-01-31T12:00:00.000001Z");
-    assert_eq!(at(1_738_324_800, 7), "2025-01-31T12:00:00.000000007Z");
-    assert_eq!(at(4_102_444_799, 0), "2099-12-31T23:59:59Z");
-}
-
-#[test]
 fn service_and_environment_come_from_the_resource() {
     let resource = Resource::new([
         KeyValue::new("service.name", "llm-simulator"),

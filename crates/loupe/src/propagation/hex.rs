@@ -1,0 +1,198 @@
+//! Lowercase hex for ids on the propagation hot path: table lookups, no `format!`, no
+//! allocation.
+
+const DIGITS: &[u8; 16] = b"0123456789abcdef";
+
+/// Nibble value of each byte, or `INVALID` for anything but `0-9` and `a-f` (uppercase is
+/// rejected: W3C Trace Context and B3 both require lowercase).
+const INVALID: u8 = 0xff;
+const NIBBLES: [u8; 256] = {
+    let mut table = [INVALID; 256];
+    let mut i = 0;
+    while i < 10 {
+        table[b'0' as usize + i] = i as u8;
+        i += 1;
+    }
+    let mut i = 0;
+    while i < 6 {
+        table[b'a' as usize + i] = 10 + i as u8;
+        i += 1;
+    }
+    table
+};
+
+/// Writes `bytes` as lowercase hex into `out`, which must be twice as long (otherwise
+/// nothing is written).
+pub(crate) fn encode_into<const N: usize>(bytes: &[u8; N], out: &mut [u8]) {
+    if out.len() != 2 * N {
+        return;
+    }
+    // Constant bounds: the loops unroll, and the indexing needs no checks.
+    let mut i = 0;
+    while i + 4 <= N {
+        let word = [bytes[i], bytes[i + 1], bytes[i + 2], bytes[i + 3]];
+        out[2 * i..2 * i + 8].copy_from_slice(&encode_word(word));
+        i += 4;
+    }
+    while i < N {
+        out[2 * i] = DIGITS[(bytes[i] >> 4) as usize];
+        out[2 * i + 1] = DIGITS[(bytes[i] & 0x0f) as usize];
+        i += 1;
+    }
+}
+
+/// Decodes exactly `2 * N` lowercase hex characters.
+pub(crate) fn decode<const N: usize>(hex: &[u8]) -> Option<[u8; N]> {
+    if hex.len() != 2 * N {
+        return None;
+    }
+    let mut out = [0u8; N];
+    // Constant bounds: the loops unroll, and the indexing needs no checks.
+    let mut i = 0;
+    while i + 4 <= N {
+        let word: [u8; 8] = hex[2 * i..2 * i + 8].try_into().ok()?;
+        out[i..i + 4].copy_from_slice(&decode_word(word)?);
+        i += 4;
+    }
+    while i < N {
+        let (high, low) = (
+            NIBBLES[hex[2 * i] as usize],
+            NIBBLES[hex[2 * i + 1] as usize],
+        );
+        // Valid nibbles are below 16; `INVALID` has the high bits set.
+        if (high | low) & 0xf0 != 0 {
+            return None;
+        }
+        out[i] = (high << 4) | low;
+        i += 1;
+    }
+    Some(out)
+}
+
+const ONES: u64 = 0x0101_0101_0101_0101;
+const HIGH: u64 = 0x8080_8080_8080_8080;
+
+/// Bit 7 of each byte of `x` set where that byte is at least `lo`. Every byte of `x`
+/// must be below 0x80, so no addition carries into the next byte.
+const fn at_least(x: u64, lo: u8) -> u64 {
+    x.wrapping_add(ONES * (0x80 - lo as u64)) & HIGH
+}
+
+/// Bit 7 of each byte of `x` set where that byte is at most `hi` (bytes below 0x80).
+const fn at_most(x: u64, hi: u8) -> u64 {
+    !x.wrapping_add(ONES * (0x7f - hi as u64)) & HIGH
+}
+
+/// Four bytes to eight lowercase hex characters at once (SWAR).
+fn encode_word(bytes: [u8; 4]) -> [u8; 8] {
+    // Spread each byte into its own 16 bits, then its two nibbles into two bytes,
+    // high nibble first (little-endian: the lower byte comes first in memory).
+    let x = u64::from(u32::from_le_bytes(bytes));
+    let x = (x | (x << 16)) & 0x0000_ffff_0000_ffff;
+    let x = (x | (x << 8)) & 0x00ff_00ff_00ff_00ff;
+    let nibbles = ((x >> 4) & 0x000f_000f_000f_000f) | ((x & 0x000f_000f_000f_000f) << 8);
+    // '0' + nibble, plus 39 more for a-f ('a' is 39 after '0' + 10). No byte carries.
+    let letters = (nibbles.wrapping_add(ONES * 6) & (ONES * 0x10)) >> 4;
+    (nibbles + ONES * u64::from(b'0') + letters * 39).to_le_bytes()
+}
+
+/// Eight lowercase hex characters at once (SWAR): validated and decoded to four bytes.
+fn decode_word(chars: [u8; 8]) -> Option<[u8; 4]> {
+    let x = u64::from_le_bytes(chars);
+    if x & HIGH != 0 {
+        return None;
+    }
+    let digits = at_least(x, b'0') & at_most(x, b'9');
+    let letters = at_least(x, b'a') & at_most(x, b'f');
+    if digits | letters != HIGH {
+        return None;
+    }
+    // '0'..'9' are 0x30..0x39 and 'a'..'f' are 0x61..0x66: the low nibble, plus 9 for
+    // letters.
+    let nibbles = (x & (ONES * 0x0f)) + (letters >> 7) * 9;
+    // Pair the nibbles into bytes, then close the gaps (little-endian: memory order is
+    // low byte first).
+    let pairs = ((nibbles << 4) | (nibbles >> 8)) & 0x00ff_00ff_00ff_00ff;
+    let pairs = (pairs | (pairs >> 8)) & 0x0000_ffff_0000_ffff;
+    let packed = (pairs | (pairs >> 16)) & 0xffff_ffff;
+    Some((packed as u32).to_le_bytes())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn decodes_lowercase_and_rejects_the_rest() {
+        assert_eq!(decode::<2>(b"00ff"), Some([0x00, 0xff]));
+        assert_eq!(decode::<2>(b"a1b2"), Some([0xa1, 0xb2]));
+        assert_eq!(decode::<2>(b"00FF"), None);
+        assert_eq!(decode::<2>(b"00fg"), None);
+        assert_eq!(decode::<2>(b"00f"), None);
+        assert_eq!(decode::<1>(b"-1"), None);
+    }
+
+    #[test]
+    fn words_encode_every_nibble() {
+        assert_eq!(&encode_word([0x01, 0x23, 0x45, 0x67]), b"01234567");
+        assert_eq!(&encode_word([0x89, 0xab, 0xcd, 0xef]), b"89abcdef");
+        let mut out = [0u8; 10];
+        encode_into(&[0x00, 0xff, 0x10, 0x9a, 0xa9], &mut out);
+        assert_eq!(&out, b"00ff109aa9");
+        let mut wrong_length = [b'x'; 9];
+        encode_into(&[0x00, 0xff, 0x10, 0x9a, 0xa9], &mut wrong_length);
+        assert_eq!(&wrong_length, b"xxxxxxxxx");
+    }
+
+    #[test]
+    fn words_decode_every_lowercase_digit_and_reject_neighbours() {
+        assert_eq!(decode_word(*b"0123abcd"), Some([0x01, 0x23, 0xab, 0xcd]));
+        assert_eq!(decode_word(*b"456789ef"), Some([0x45, 0x67, 0x89, 0xef]));
+        for bad in [b'/', b':', b'`', b'g', b'A', b'F', 0x80, 0xff, 0] {
+            let mut word = *b"00000000";
+            word[5] = bad;
+            assert_eq!(decode_word(word), None, "{bad:#x}");
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn round_trips(bytes in any::<[u8; 16]>()) {
+            let mut out = [0u8; 32];
+            encode_into(&bytes, &mut out);
+            prop_assert_eq!(std::str::from_utf8(&out).unwrap(), TraceIdHex(bytes).to_string());
+            prop_assert_eq!(decode::<16>(&out), Some(bytes));
+        }
+
+        #[test]
+        fn words_agree_with_a_plain_parser(hexish in "[0-9a-gA-G/:`]{8}") {
+            let hexish: [u8; 8] = hexish.as_bytes().try_into().unwrap();
+            let plain = (hexish.iter().all(|c| c.is_ascii_digit() || (b'a'..=b'f').contains(c)))
+                .then(|| u32::from_str_radix(std::str::from_utf8(&hexish).unwrap(), 16).unwrap().to_be_bytes());
+            prop_assert_eq!(decode_word(hexish), plain);
+        }
+
+        #[test]
+        fn long_ids_agree_with_a_plain_parser(s in "[0-9a-f]{0,31}[0-9a-gA]{0,2}[0-9a-f]{0,31}") {
+            let plain = (s.len() == 32 && s.bytes().all(|c| c.is_ascii_digit() || (b'a'..=b'f').contains(&c)))
+                .then(|| u128::from_str_radix(&s, 16).unwrap().to_be_bytes());
+            prop_assert_eq!(decode::<16>(s.as_bytes()), plain);
+        }
+
+        #[test]
+        fn decode_agrees_with_a_plain_parser(s in "[0-9a-fA-F\\-g ]{4}") {
+            let plain = (s.bytes().all(|c| c.is_ascii_digit() || (b'a'..=b'f').contains(&c)))
+                .then(|| u16::from_str_radix(&s, 16).unwrap().to_be_bytes());
+            prop_assert_eq!(decode::<2>(s.as_bytes()), plain);
+        }
+    }
+
+    struct TraceIdHex([u8; 16]);
+
+    impl std::fmt::Display for TraceIdHex {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            self.0.iter().try_for_each(|b| write!(f, "{b:02x}"))
+        }
+    }
+}
