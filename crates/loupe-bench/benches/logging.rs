@@ -131,6 +131,20 @@ fn log_json(c: &mut Criterion) {
             out.clear();
         })
     });
+    group.bench_function("loupe_render_prebuilt", |b| {
+        let mut out = Vec::with_capacity(512);
+        let record = LogRecord::new(loupe::logs::Severity::Info, "request handled")
+            .with_attribute(loupe::KeyValue::new("http_method", "GET"))
+            .with_attribute(loupe::KeyValue::new("http_route", "/api/users"))
+            .with_attribute(loupe::KeyValue::new("http_status", 200))
+            .with_attribute(loupe::KeyValue::new("duration_ms", 12))
+            .with_attribute(loupe::KeyValue::new("cache_hit", true));
+        b.iter(|| {
+            LogFormat::Json.write(black_box(&record), &mut out);
+            black_box(&out);
+            out.clear();
+        })
+    });
     let dropped: u64 = loupe::common::stats::exporter_stats()
         .iter()
         .filter(|s| s.exporter == "bench_discard")

@@ -1,6 +1,6 @@
 //! # Loupe
 //!
-//! Low-overhead observability for Rust services: metrics, traces and (soon) logs in the
+//! Low-overhead observability for Rust services: metrics, traces and logs in the
 //! OpenTelemetry data model, recorded on a hot path built for speed and exported from the
 //! SDK's own threads, so telemetry never blocks the application.
 //!
@@ -61,12 +61,22 @@
 //!
 //! * `tokio` (default): [`trace::spawn`] spawns a Tokio task that inherits the current span.
 //!   Everything else works without Tokio: export runs on plain threads.
+//! * `otlp`, `prometheus`, `remote-write`, `http-export` (default): the network exporters,
+//!   the Prometheus and health endpoints, the Elasticsearch log sink, traced `reqwest` calls.
+//! * `tracing`, `log`, `metrics` (default): the [`bridge`]s from those facades.
+//! * `tower` (default): [`web::HttpServerLayer`], the server layer for axum.
 //!
 //! ## Modules
 //!
 //! * [`trace`] — tracers, spans, samplers, limits, processors, span exporters, context.
 //! * [`metrics`] — meters, instruments, bound handles, readers, metric exporters.
-//! * [`logs`] — log records in the OpenTelemetry model and the log exporter trait.
+//! * [`logs`] — the structured logger: levels, fields, correlation ids, trace ids,
+//!   JSON/pretty/logfmt, `RUST_LOG`-style filters, processors (redaction), and sinks
+//!   (console, rotating files, OTLP, Elasticsearch) behind bounded queues.
+//! * [`propagation`] — W3C Trace Context, W3C Baggage and B3 over HTTP headers, maps and
+//!   messages; the process-wide propagator `OTEL_PROPAGATORS` chooses.
+//! * [`web`] — a tower layer for HTTP servers and traced `reqwest` requests.
+//! * [`bridge`] — `tracing`, `log` and `metrics` land in Loupe.
 //! * [`facade`] — the seed's `Telemetry` trait with Core, Noop and Mock implementations.
 //! * [`health`] — health checks (TCP, HTTP, command, disk space, Loupe's own pipeline) with
 //!   thresholds, the `/health`, `/ready` and `/live` endpoints, and a health monitor.
