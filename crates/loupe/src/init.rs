@@ -26,6 +26,9 @@ pub enum InitError {
     /// A configuration value is out of range or malformed.
     #[error(transparent)]
     Config(#[from] ConfigError),
+    /// A configured health check could not be registered.
+    #[error(transparent)]
+    Health(#[from] crate::health::HealthError),
     /// A log sink (a file, a thread) could not be set up.
     #[error("cannot set up the {sink} log sink: {message}")]
     LogSink {
@@ -121,6 +124,7 @@ pub fn init(config: TelemetryConfig) -> Result<TelemetryGuard, InitError> {
         .with_meter_provider(&meter_provider)
         .build()
         .map_err(|e| ConfigError::new("health", e, "a valid health configuration"))?;
+    register_checks(&config, &health)?;
     let servers = listeners(&config, &meter_provider, &health)?;
     let mut process_metrics = Vec::new();
     if config.metrics.enabled {
@@ -277,6 +281,66 @@ fn install_bridges(tracer_provider: &TracerProvider, logs: Option<&LoggerProvide
             eprintln!("loupe: a `log` logger is already set; `log` records do not reach Loupe");
         }
     }
+}
+
+/// Registers `health.checks`.
+fn register_checks(config: &TelemetryConfig, health: &HealthRegistry) -> Result<(), InitError> {
+    use crate::config::CheckConfig;
+    use crate::health::{CheckOptions, CommandCheck, DiskSpaceCheck, HttpCheck, TcpCheck};
+    for c in &config.health.checks {
+        let timeout = Duration::from_secs(c.timeout_secs);
+        let mut options = CheckOptions::default()
+            .with_interval(Duration::from_secs(c.interval_secs))
+            .with_timeout(timeout)
+            .with_unhealthy_threshold(c.unhealthy_threshold)
+            .with_healthy_threshold(c.healthy_threshold);
+        if !c.critical {
+            options = options.non_critical();
+        }
+        let name = c.name.clone();
+        match &c.check {
+            CheckConfig::Tcp { host, port } => health.register(
+                name,
+                TcpCheck::new(host.clone(), *port).with_timeout(timeout),
+                options,
+            )?,
+            CheckConfig::Http {
+                url,
+                method,
+                expected_status,
+                headers,
+            } => {
+                let mut check = HttpCheck::builder(url.clone())
+                    .method(method.clone())
+                    .expected_status(*expected_status)
+                    .timeout(timeout);
+                for (k, v) in headers {
+                    check = check.header(k.clone(), v.clone());
+                }
+                health.register(name, check.build()?, options)?
+            }
+            CheckConfig::Script { command } => health.register(
+                name,
+                CommandCheck::from_argv(command)?.with_timeout(timeout),
+                options,
+            )?,
+            CheckConfig::Disk {
+                path,
+                min_free_percent,
+                min_free_bytes,
+            } => {
+                let mut check = DiskSpaceCheck::builder(path.clone());
+                if let Some(p) = min_free_percent {
+                    check = check.min_free_percent(*p);
+                }
+                if let Some(b) = min_free_bytes {
+                    check = check.min_free_bytes(*b);
+                }
+                health.register(name, check.build()?, options)?
+            }
+        }
+    }
+    Ok(())
 }
 
 fn parse_listen(field: &'static str, value: &str) -> Result<SocketAddr, ConfigError> {

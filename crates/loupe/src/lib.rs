@@ -77,6 +77,9 @@
 //!   messages; the process-wide propagator `OTEL_PROPAGATORS` chooses.
 //! * [`web`] — a tower layer for HTTP servers and traced `reqwest` requests.
 //! * [`bridge`] — `tracing`, `log` and `metrics` land in Loupe.
+//! * [`packs`] — ready-made instrumentation for the seed systems (the LLM pack so far).
+//! * [`analytics`] — in-process aggregation (totals, gauges, p50–p99) and performance
+//!   insights.
 //! * [`facade`] — the seed's `Telemetry` trait with Core, Noop and Mock implementations.
 //! * [`health`] — health checks (TCP, HTTP, command, disk space, Loupe's own pipeline) with
 //!   thresholds, the `/health`, `/ready` and `/live` endpoints, and a health monitor.
@@ -86,6 +89,7 @@
 
 #![warn(missing_docs)]
 
+pub mod analytics;
 pub mod bridge;
 pub mod common;
 #[cfg(feature = "otlp")]
@@ -98,6 +102,7 @@ pub mod health;
 mod init;
 pub mod logs;
 pub mod metrics;
+pub mod packs;
 pub mod propagation;
 pub mod trace;
 #[cfg(feature = "tower")]

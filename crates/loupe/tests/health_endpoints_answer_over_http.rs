@@ -259,3 +259,57 @@ fn the_endpoints_are_served_while_the_host_runs_its_own_runtime() {
     assert_eq!(answer, Some((200, "OK\n".to_string())));
     server.shutdown();
 }
+
+#[test]
+fn init_registers_the_checks_of_the_config_file() {
+    let service = TcpService::start("127.0.0.1:0");
+    let yaml = format!(
+        r#"
+service:
+  name: clusterdb
+metrics:
+  otlp_enabled: false
+  prometheus_listen: "127.0.0.1:0"
+tracing:
+  exporter: none
+logging:
+  exporter: none
+  sinks: []
+health:
+  listen: "127.0.0.1:0"
+  drain_period_secs: 0
+  checks:
+    - name: database
+      check: {{ type: tcp, host: 127.0.0.1, port: {port} }}
+      interval_secs: 1
+      timeout_secs: 2
+      unhealthy_threshold: 1
+      healthy_threshold: 1
+    - name: backup-script
+      check: {{ type: script, command: ["sh", "-c", "exit 3"] }}
+      interval_secs: 1
+      unhealthy_threshold: 1
+      healthy_threshold: 1
+      critical: false
+"#,
+        port = service.addr().port()
+    );
+    let config = loupe::config::TelemetryConfig::from_yaml_str(&yaml).unwrap();
+    let telemetry = loupe::init(config).unwrap();
+    let addr = telemetry.health_addr().unwrap();
+    let body = wait_json(&format!("http://{addr}/health"), 200, "degraded");
+    assert_eq!(body["checks"]["database"]["status"], "healthy", "{body}");
+    assert_eq!(
+        body["checks"]["backup-script"]["status"], "unhealthy",
+        "{body}"
+    );
+    assert_eq!(body["checks"]["backup-script"]["critical"], false, "{body}");
+    telemetry.shutdown().unwrap();
+
+    // A check the registry refuses is an init error that names it.
+    let bad = yaml.replace(r#"["sh", "-c", "exit 3"]"#, "[]");
+    let err = loupe::init(loupe::config::TelemetryConfig::from_yaml_str(&bad).unwrap())
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("command"), "{err}");
+}

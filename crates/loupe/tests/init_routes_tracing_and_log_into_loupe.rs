@@ -28,6 +28,7 @@ fn instrumented_code_and_log_lines_reach_loupe_sinks() {
             .with_otlp_metrics(false)
             .with_logs_exporter(ExporterKind::None)
             .with_prometheus_listen("127.0.0.1:0")
+            .with_health_listen("127.0.0.1:0")
             .with(move |c| {
                 c.logging.level = "info".into();
                 c.logging.sinks = vec![LogSinkConfig::File {

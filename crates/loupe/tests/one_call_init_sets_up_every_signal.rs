@@ -20,6 +20,7 @@ fn init_wires_traces_to_otlp_and_metrics_to_prometheus_and_shutdown_flushes() {
         .with_otlp_metrics(false)
         .with_logs_exporter(ExporterKind::None)
         .with_prometheus_listen("127.0.0.1:0")
+        .with_health_listen("127.0.0.1:0")
         // A long delay: only shutdown can deliver the span in time.
         .with(|c| c.tracing.export_delay_ms = 600_000);
     let telemetry = loupe::init(config).unwrap();
@@ -152,7 +153,8 @@ fn init_inside_a_tokio_runtime_describes_that_runtime() {
                     .with_traces_exporter(ExporterKind::None)
                     .with_otlp_metrics(false)
                     .with_logs_exporter(ExporterKind::None)
-                    .with_prometheus_listen("127.0.0.1:0"),
+                    .with_prometheus_listen("127.0.0.1:0")
+                    .with_health_listen("127.0.0.1:0"),
             )
         })
         .unwrap();
@@ -180,6 +182,7 @@ fn the_logging_section_feeds_a_file_and_otlp_with_redaction_and_trace_ids() {
         .with_otlp_metrics(false)
         .with_traces_exporter(ExporterKind::None)
         .with_prometheus_listen("127.0.0.1:0")
+        .with_health_listen("127.0.0.1:0")
         .with(move |c| {
             c.logging.level = "warn,api::db=debug".into();
             c.logging.sinks = vec![LogSinkConfig::File {

@@ -22,10 +22,12 @@
 //! ```
 
 mod env;
+mod health;
 mod load;
 mod logging;
 pub mod resource;
 
+pub use health::{CheckConfig, HealthCheckConfig};
 pub use load::ConfigFileError;
 pub use logging::{LogProcessorConfig, LogSinkConfig, RotationConfig};
 
@@ -306,6 +308,8 @@ pub struct HealthConfig {
     pub drain_period_secs: u64,
     /// How long the final flush may take.
     pub shutdown_timeout_secs: u64,
+    /// Checks registered at start-up (002's `checks`).
+    pub checks: Vec<HealthCheckConfig>,
 }
 
 impl Default for HealthConfig {
@@ -318,6 +322,7 @@ impl Default for HealthConfig {
             liveness_endpoint: "/live".into(),
             drain_period_secs: 5,
             shutdown_timeout_secs: 10,
+            checks: Vec::new(),
         }
     }
 }
