@@ -77,7 +77,8 @@
 //!   messages; the process-wide propagator `OTEL_PROPAGATORS` chooses.
 //! * [`web`] — a tower layer for HTTP servers and traced `reqwest` requests.
 //! * [`bridge`] — `tracing`, `log` and `metrics` land in Loupe.
-//! * [`packs`] — ready-made instrumentation for the seed systems (the LLM pack so far).
+//! * [`packs`] — ready-made instrumentation for the seed systems: LLM calls, stream
+//!   processing, plugins and messages.
 //! * [`analytics`] — in-process aggregation (totals, gauges, p50–p99) and performance
 //!   insights.
 //! * [`facade`] — the seed's `Telemetry` trait with Core, Noop and Mock implementations.

@@ -1,18 +1,20 @@
 //! The LLM pack records seed 001's spans and metrics: names, labels, buckets, cost, and an
 //! active-requests gauge that returns to zero however a request ends.
 
+#[path = "support/recorded.rs"]
+mod recorded;
+use recorded::{histogram, keys, number};
+
 use std::time::Duration;
 
 use loupe::config::MetricsConfig;
 use loupe::logs::CorrelationId;
-use loupe::metrics::{HistogramPoint, MeterProvider, MetricData, ResourceMetrics};
+use loupe::metrics::{MeterProvider, MetricData, ResourceMetrics};
 use loupe::packs::llm::{
     LLMMetrics, LlmMetricsConfig, LlmRequest, LlmResponse, MetricNaming, ModelPrice, PricingTable,
     RequestSpan, TokenUsage, GEN_AI_DURATION_BUCKETS, GEN_AI_TOKEN_BUCKETS,
 };
-use loupe::trace::{
-    InMemorySpanExporter, SimpleSpanProcessor, SpanKind, Status, Tracer, TracerProvider,
-};
+use loupe::trace::{InMemorySpanExporter, SpanKind, Status, Tracer, TracerProvider};
 use loupe::Value;
 
 const SEED_DURATION_BUCKETS: [f64; 11] = [
@@ -31,50 +33,7 @@ fn metrics(naming: MetricNaming) -> (MeterProvider, LLMMetrics) {
 }
 
 fn tracer() -> (InMemorySpanExporter, TracerProvider, Tracer) {
-    let spans = InMemorySpanExporter::default();
-    let provider = TracerProvider::builder()
-        .with_span_processor(SimpleSpanProcessor::new(spans.clone()))
-        .build()
-        .unwrap();
-    let tracer = provider.tracer("llm-test");
-    (spans, provider, tracer)
-}
-
-fn has(attributes: &[loupe::KeyValue], wanted: &[(&str, &str)]) -> bool {
-    wanted.iter().all(|(k, v)| {
-        attributes
-            .iter()
-            .any(|kv| kv.key.as_str() == *k && kv.value.to_string() == *v)
-    })
-}
-
-fn keys(attributes: &[loupe::KeyValue]) -> Vec<String> {
-    let mut keys: Vec<String> = attributes
-        .iter()
-        .map(|kv| kv.key.as_str().to_owned())
-        .collect();
-    keys.sort();
-    keys
-}
-
-/// The value of the sum or gauge point of `name` whose attributes include `wanted`.
-fn number(m: &ResourceMetrics, name: &str, wanted: &[(&str, &str)]) -> Option<f64> {
-    match &m.metric(name)?.data {
-        MetricData::Sum { points, .. } | MetricData::Gauge { points } => points
-            .iter()
-            .find(|p| has(&p.attributes, wanted))
-            .map(|p| p.value.as_f64()),
-        _ => None,
-    }
-}
-
-fn histogram(m: &ResourceMetrics, name: &str, wanted: &[(&str, &str)]) -> Option<HistogramPoint> {
-    match &m.metric(name)?.data {
-        MetricData::Histogram { points, .. } => {
-            points.iter().find(|p| has(&p.attributes, wanted)).cloned()
-        }
-        _ => None,
-    }
+    recorded::tracer("llm-test")
 }
 
 /// Label keys of every point of `name`.

@@ -2,3 +2,5 @@
 //! their documents use.
 
 pub mod llm;
+pub mod plugin;
+pub mod stream;
