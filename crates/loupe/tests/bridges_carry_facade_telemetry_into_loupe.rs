@@ -386,16 +386,26 @@ fn entering_out_of_order_and_on_several_threads_keeps_the_current_span_right() {
 #[test]
 fn a_span_ends_when_it_was_last_exited_not_when_its_handle_drops() {
     let spans = Spans::new();
-    tracing::subscriber::with_default(spans.subscriber(), || {
+    let (exited, dropped) = tracing::subscriber::with_default(spans.subscriber(), || {
         let span = tracing::info_span!("short");
         span.in_scope(|| std::thread::sleep(Duration::from_millis(2)));
-        std::thread::sleep(Duration::from_millis(60));
+        let exited = std::time::SystemTime::now();
+        // Some time passes between the last exit and the handle being dropped.
+        while std::time::SystemTime::now() <= exited {
+            std::hint::spin_loop();
+        }
+        let dropped = std::time::SystemTime::now();
         drop(span);
+        (exited, dropped)
     });
     let short = spans.named("short");
     let took = short.end_time.duration_since(short.start_time).unwrap();
     assert!(took >= Duration::from_millis(2), "{took:?}");
-    assert!(took < Duration::from_millis(50), "{took:?}");
+    assert!(
+        short.end_time <= exited,
+        "ended at the last exit, not at the drop"
+    );
+    assert!(short.end_time < dropped);
 }
 
 // ---------------------------------------------------------------- tracing: events
