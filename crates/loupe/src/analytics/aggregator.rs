@@ -4,10 +4,9 @@ use super::insights::PerformanceAnalyzer;
 use super::snapshot::AnalyticsSnapshot;
 use super::AnalyticsError;
 use crate::common::error::ConfigError;
+use crate::common::periodic::{guarded, Periodic, Published};
 use crate::metrics::MeterProvider;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{mpsc, Arc};
-use std::thread::JoinHandle;
 use std::time::Duration;
 
 /// Summarises a [`MeterProvider`]'s metrics into [`AnalyticsSnapshot`]s, on demand or
@@ -75,15 +74,9 @@ impl MetricsAggregator {
     pub fn publish(
         &self,
         interval: Duration,
-        mut publish: impl FnMut(&AnalyticsSnapshot) + Send + 'static,
+        publish: impl FnMut(&AnalyticsSnapshot) + Send + 'static,
     ) -> Result<AnalyticsPublisher, AnalyticsError> {
-        self.start(interval, move |snapshot| {
-            let call = std::panic::AssertUnwindSafe(|| publish(&snapshot));
-            match std::panic::catch_unwind(call) {
-                Ok(()) => Published::Sent,
-                Err(_) => Published::Dropped,
-            }
-        })
+        self.start(interval, guarded(publish))
     }
 
     /// Sends a snapshot at once and then every `interval` on a bounded channel of
@@ -109,93 +102,43 @@ impl MetricsAggregator {
     fn start(
         &self,
         interval: Duration,
-        mut publish: impl FnMut(AnalyticsSnapshot) -> Published + Send + 'static,
+        publish: impl FnMut(AnalyticsSnapshot) -> Published + Send + 'static,
     ) -> Result<AnalyticsPublisher, AnalyticsError> {
         if interval.is_zero() {
             return Err(ConfigError::new("interval", "0", "a positive duration").into());
         }
-        let (stop, stopped) = mpsc::channel::<()>();
-        let counts = Arc::new(Counts::default());
-        let thread_counts = Arc::clone(&counts);
         let aggregator = self.clone();
-        let thread = std::thread::Builder::new()
-            .name("loupe-analytics".into())
-            .spawn(move || loop {
-                let Some(snapshot) = aggregator.try_snapshot() else {
-                    return;
-                };
-                match publish(snapshot) {
-                    Published::Sent => thread_counts.published.fetch_add(1, Ordering::Relaxed),
-                    Published::Dropped => thread_counts.dropped.fetch_add(1, Ordering::Relaxed),
-                    Published::Closed => return,
-                };
-                // Ends on stop() (a message) or on the publisher being dropped (disconnect).
-                if stopped.recv_timeout(interval) != Err(mpsc::RecvTimeoutError::Timeout) {
-                    return;
-                }
-            })
-            .map_err(AnalyticsError::Spawn)?;
-        Ok(AnalyticsPublisher {
-            stop: Some(stop),
-            thread: Some(thread),
-            counts,
-        })
+        let periodic = Periodic::spawn(
+            "loupe-analytics",
+            interval,
+            move || aggregator.try_snapshot(),
+            publish,
+        )
+        .map_err(AnalyticsError::Spawn)?;
+        Ok(AnalyticsPublisher { periodic })
     }
-}
-
-/// What a publish did.
-enum Published {
-    Sent,
-    Dropped,
-    /// Nobody listens any more: stop.
-    Closed,
-}
-
-#[derive(Debug, Default)]
-struct Counts {
-    published: AtomicU64,
-    dropped: AtomicU64,
 }
 
 /// Publishes snapshots periodically until stopped or dropped; made by
 /// [`MetricsAggregator::publish`] or [`MetricsAggregator::publish_channel`].
 #[derive(Debug)]
 pub struct AnalyticsPublisher {
-    stop: Option<mpsc::Sender<()>>,
-    thread: Option<JoinHandle<()>>,
-    counts: Arc<Counts>,
+    periodic: Periodic,
 }
 
 impl AnalyticsPublisher {
     /// Snapshots delivered so far (callback calls, or snapshots sent on the channel); each
     /// is counted just after its delivery returns.
     pub fn published(&self) -> u64 {
-        self.counts.published.load(Ordering::Relaxed)
+        self.periodic.published()
     }
 
     /// Snapshots dropped because the channel was full or the callback panicked.
     pub fn dropped(&self) -> u64 {
-        self.counts.dropped.load(Ordering::Relaxed)
+        self.periodic.dropped()
     }
 
-    /// Stops publishing and waits for a publish in progress to finish.
-    pub fn stop(mut self) {
-        self.stop_now();
-    }
-
-    fn stop_now(&mut self) {
-        drop(self.stop.take());
-        if let Some(thread) = self.thread.take() {
-            // A callback that drops its own publisher must not join itself.
-            if thread.thread().id() != std::thread::current().id() {
-                let _ = thread.join();
-            }
-        }
-    }
-}
-
-impl Drop for AnalyticsPublisher {
-    fn drop(&mut self) {
-        self.stop_now();
-    }
+    /// Stops publishing and waits for a publish in progress to finish (dropping the
+    /// publisher does the same).
+    pub fn stop(self) {}
 }

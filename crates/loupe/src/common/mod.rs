@@ -2,6 +2,7 @@
 
 pub mod attribute;
 pub mod error;
+pub(crate) mod periodic;
 pub mod resource;
 pub mod scope;
 pub mod stats;

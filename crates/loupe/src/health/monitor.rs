@@ -4,10 +4,7 @@ use super::registry::HealthRegistry;
 use super::report::HealthReport;
 use super::HealthError;
 use crate::common::error::ConfigError;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::mpsc;
-use std::sync::Arc;
-use std::thread::JoinHandle;
+use crate::common::periodic::{guarded, Periodic, Published};
 use std::time::Duration;
 
 /// Publishes a registry's [`HealthReport`] every interval until stopped or dropped; made
@@ -17,55 +14,23 @@ use std::time::Duration;
 /// the checks or Loupe's exporters.
 #[derive(Debug)]
 pub struct HealthMonitor {
-    stop: Option<mpsc::Sender<()>>,
-    thread: Option<JoinHandle<()>>,
-    counts: Arc<Counts>,
-}
-
-#[derive(Debug, Default)]
-struct Counts {
-    published: AtomicU64,
-    dropped: AtomicU64,
+    periodic: Periodic,
 }
 
 impl HealthMonitor {
     /// Reports published so far (callback calls, or reports sent on the channel).
     pub fn published(&self) -> u64 {
-        self.counts.published.load(Ordering::Relaxed)
+        self.periodic.published()
     }
 
     /// Reports dropped because the channel was full.
     pub fn dropped(&self) -> u64 {
-        self.counts.dropped.load(Ordering::Relaxed)
+        self.periodic.dropped()
     }
 
-    /// Stops publishing and waits for a publish in progress to finish.
-    pub fn stop(mut self) {
-        self.stop_now();
-    }
-
-    fn stop_now(&mut self) {
-        drop(self.stop.take());
-        if let Some(thread) = self.thread.take() {
-            if thread.thread().id() != std::thread::current().id() {
-                let _ = thread.join();
-            }
-        }
-    }
-}
-
-impl Drop for HealthMonitor {
-    fn drop(&mut self) {
-        self.stop_now();
-    }
-}
-
-/// What a publish did.
-enum Published {
-    Sent,
-    Dropped,
-    /// Nobody listens any more: stop.
-    Closed,
+    /// Stops publishing and waits for a publish in progress to finish (dropping the
+    /// monitor does the same).
+    pub fn stop(self) {}
 }
 
 impl HealthRegistry {
@@ -92,15 +57,9 @@ impl HealthRegistry {
     pub fn monitor(
         &self,
         interval: Duration,
-        mut publish: impl FnMut(&HealthReport) + Send + 'static,
+        publish: impl FnMut(&HealthReport) + Send + 'static,
     ) -> Result<HealthMonitor, HealthError> {
-        self.start_monitor(interval, move |report| {
-            let call = std::panic::AssertUnwindSafe(|| publish(&report));
-            match std::panic::catch_unwind(call) {
-                Ok(()) => Published::Sent,
-                Err(_) => Published::Dropped,
-            }
-        })
+        self.start_monitor(interval, guarded(publish))
     }
 
     /// Sends a report at once and then every `interval` on a bounded channel of `capacity`
@@ -127,33 +86,19 @@ impl HealthRegistry {
     fn start_monitor(
         &self,
         interval: Duration,
-        mut publish: impl FnMut(HealthReport) -> Published + Send + 'static,
+        publish: impl FnMut(HealthReport) -> Published + Send + 'static,
     ) -> Result<HealthMonitor, HealthError> {
         if interval.is_zero() {
             return Err(ConfigError::new("interval", "0", "a positive duration").into());
         }
-        let (stop, stopped) = mpsc::channel::<()>();
-        let counts = Arc::new(Counts::default());
-        let thread_counts = Arc::clone(&counts);
         let registry = self.clone();
-        let thread = std::thread::Builder::new()
-            .name("loupe-health-monitor".into())
-            .spawn(move || loop {
-                match publish(registry.report()) {
-                    Published::Sent => thread_counts.published.fetch_add(1, Ordering::Relaxed),
-                    Published::Dropped => thread_counts.dropped.fetch_add(1, Ordering::Relaxed),
-                    Published::Closed => return,
-                };
-                // Ends on stop() (a message) or on the monitor being dropped (disconnect).
-                if stopped.recv_timeout(interval) != Err(mpsc::RecvTimeoutError::Timeout) {
-                    return;
-                }
-            })
-            .map_err(HealthError::Spawn)?;
-        Ok(HealthMonitor {
-            stop: Some(stop),
-            thread: Some(thread),
-            counts,
-        })
+        let periodic = Periodic::spawn(
+            "loupe-health-monitor",
+            interval,
+            move || Some(registry.report()),
+            publish,
+        )
+        .map_err(HealthError::Spawn)?;
+        Ok(HealthMonitor { periodic })
     }
 }
