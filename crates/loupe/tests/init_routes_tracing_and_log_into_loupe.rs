@@ -4,7 +4,7 @@
 
 mod support;
 
-use loupe::config::{ExporterKind, LogSinkConfig, TelemetryConfig};
+use loupe::config::{ExporterKind, LogSinkConfig};
 use std::time::Duration;
 
 #[tracing::instrument(fields(order.id = id))]
@@ -22,13 +22,8 @@ fn instrumented_code_and_log_lines_reach_loupe_sinks() {
     let path = dir.join("app.log");
     let sink_path = path.clone();
     let telemetry = loupe::init(
-        TelemetryConfig::new("orders")
-            .with_otlp_protocol("http/protobuf")
-            .with_otlp_endpoint(format!("http://127.0.0.1:{port}"))
-            .with_otlp_metrics(false)
+        support::loopback_config("orders", port)
             .with_logs_exporter(ExporterKind::None)
-            .with_prometheus_listen("127.0.0.1:0")
-            .with_health_listen("127.0.0.1:0")
             .with(move |c| {
                 c.logging.level = "info".into();
                 c.logging.sinks = vec![LogSinkConfig::File {

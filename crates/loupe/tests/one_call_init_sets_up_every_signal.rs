@@ -12,15 +12,10 @@ const WAIT: Duration = Duration::from_secs(30);
 #[test]
 fn init_wires_traces_to_otlp_and_metrics_to_prometheus_and_shutdown_flushes() {
     let (peer, port) = support::otlp_receiver("http", &[]);
-    let config = TelemetryConfig::new("checkout")
+    let config = support::loopback_config("checkout", port)
         .with_service_version("1.2.3")
         .with_environment("test")
-        .with_otlp_protocol("http/protobuf")
-        .with_otlp_endpoint(format!("http://127.0.0.1:{port}"))
-        .with_otlp_metrics(false)
         .with_logs_exporter(ExporterKind::None)
-        .with_prometheus_listen("127.0.0.1:0")
-        .with_health_listen("127.0.0.1:0")
         // A long delay: only shutdown can deliver the span in time.
         .with(|c| c.tracing.export_delay_ms = 600_000);
     let telemetry = loupe::init(config).unwrap();
@@ -176,13 +171,8 @@ fn the_logging_section_feeds_a_file_and_otlp_with_redaction_and_trace_ids() {
     let _ = std::fs::remove_dir_all(&dir);
     let path = dir.join("app.log");
     let sink_path = path.clone();
-    let config = TelemetryConfig::new("api-service")
-        .with_otlp_protocol("http/protobuf")
-        .with_otlp_endpoint(format!("http://127.0.0.1:{port}"))
-        .with_otlp_metrics(false)
+    let config = support::loopback_config("api-service", port)
         .with_traces_exporter(ExporterKind::None)
-        .with_prometheus_listen("127.0.0.1:0")
-        .with_health_listen("127.0.0.1:0")
         .with(move |c| {
             c.logging.level = "warn,api::db=debug".into();
             c.logging.sinks = vec![LogSinkConfig::File {

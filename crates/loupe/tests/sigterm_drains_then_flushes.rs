@@ -7,7 +7,7 @@
 
 mod support;
 
-use loupe::config::{ExporterKind, TelemetryConfig};
+use loupe::config::ExporterKind;
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -22,13 +22,8 @@ fn child() {
         return; // run directly: nothing to do
     };
     let telemetry = loupe::init(
-        TelemetryConfig::new("draining")
-            .with_otlp_protocol("http/protobuf")
-            .with_otlp_endpoint(format!("http://127.0.0.1:{port}"))
-            .with_otlp_metrics(false)
+        support::loopback_config("draining", port.parse().unwrap())
             .with_logs_exporter(ExporterKind::None)
-            .with_prometheus_listen("127.0.0.1:0")
-            .with_health_listen("127.0.0.1:0")
             .with(|c| {
                 c.health.drain_period_secs = 2;
                 c.tracing.export_delay_ms = 600_000; // only shutdown delivers the span

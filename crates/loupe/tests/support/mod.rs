@@ -279,3 +279,14 @@ pub fn otlp_receiver(mode: &str, args: &[&str]) -> (Peer, u16) {
         .unwrap_or_else(|| panic!("unexpected first line {line:?}"));
     (peer, port)
 }
+
+/// A configuration for `loupe::init` in tests: OTLP over HTTP/protobuf to a local peer on
+/// `otlp_port` (no metric pushes), Prometheus and health endpoints on free loopback ports.
+pub fn loopback_config(service: &str, otlp_port: u16) -> loupe::config::TelemetryConfig {
+    loupe::config::TelemetryConfig::new(service.to_owned())
+        .with_otlp_protocol("http/protobuf")
+        .with_otlp_endpoint(format!("http://127.0.0.1:{otlp_port}"))
+        .with_otlp_metrics(false)
+        .with_prometheus_listen("127.0.0.1:0")
+        .with_health_listen("127.0.0.1:0")
+}
