@@ -85,37 +85,50 @@ impl SpanFields<'_> {
             });
         }
     }
-}
 
-impl Visit for SpanFields<'_> {
-    fn record_f64(&mut self, field: &Field, value: f64) {
-        self.push(field, Value::F64(value));
-    }
-    fn record_i64(&mut self, field: &Field, value: i64) {
-        self.push(field, Value::I64(value));
-    }
-    fn record_u64(&mut self, field: &Field, value: u64) {
-        self.push(field, u64_value(value));
-    }
-    fn record_i128(&mut self, field: &Field, value: i128) {
-        self.push(field, i128_value(value));
-    }
-    fn record_u128(&mut self, field: &Field, value: u128) {
-        self.push(field, u128_value(value));
-    }
-    fn record_bool(&mut self, field: &Field, value: bool) {
-        self.push(field, Value::Bool(value));
-    }
-    fn record_str(&mut self, field: &Field, value: &str) {
-        self.push(field, Value::String(Cow::Owned(value.to_owned())));
-    }
-    fn record_error(&mut self, field: &Field, value: &(dyn std::error::Error + 'static)) {
+    fn push_error(&mut self, field: &Field, value: &(dyn std::error::Error + 'static)) {
         self.push(field, Value::String(Cow::Owned(display_string(value))));
     }
-    fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
-        self.push(field, Value::String(Cow::Owned(debug_string(value))));
-    }
 }
+
+/// `Visit` for a collector with `push(field, value)` and `push_error(field, error)`: typed
+/// values become attribute values the same way for span and event fields.
+macro_rules! visit_by_push {
+    ($ty:ident) => {
+        impl Visit for $ty<'_> {
+            fn record_f64(&mut self, field: &Field, value: f64) {
+                self.push(field, Value::F64(value));
+            }
+            fn record_i64(&mut self, field: &Field, value: i64) {
+                self.push(field, Value::I64(value));
+            }
+            fn record_u64(&mut self, field: &Field, value: u64) {
+                self.push(field, wide_value(value));
+            }
+            fn record_i128(&mut self, field: &Field, value: i128) {
+                self.push(field, wide_value(value));
+            }
+            fn record_u128(&mut self, field: &Field, value: u128) {
+                self.push(field, wide_value(value));
+            }
+            fn record_bool(&mut self, field: &Field, value: bool) {
+                self.push(field, Value::Bool(value));
+            }
+            fn record_str(&mut self, field: &Field, value: &str) {
+                self.push(field, Value::String(Cow::Owned(value.to_owned())));
+            }
+            fn record_error(&mut self, field: &Field, value: &(dyn std::error::Error + 'static)) {
+                self.push_error(field, value);
+            }
+            fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
+                self.push(field, Value::String(Cow::Owned(debug_string(value))));
+            }
+        }
+    };
+}
+
+visit_by_push!(SpanFields);
+visit_by_push!(EventFields);
 
 /// Collects event fields: `message` is the body, the rest attributes.
 pub(super) struct EventFields<'a> {
@@ -125,6 +138,19 @@ pub(super) struct EventFields<'a> {
 }
 
 impl EventFields<'_> {
+    fn push_error(&mut self, field: &Field, value: &(dyn std::error::Error + 'static)) {
+        let message = display_string(value);
+        // The first error also fills the semantic-convention field backends look for.
+        if !self.has_exception {
+            self.has_exception = true;
+            self.attributes.push(KeyValue::new(
+                "exception.message",
+                Value::String(Cow::Owned(message.clone())),
+            ));
+        }
+        self.push(field, Value::String(Cow::Owned(message)));
+    }
+
     fn push(&mut self, field: &Field, value: Value) {
         if field.name() == "message" && self.body.is_none() {
             self.body = Some(value);
@@ -137,55 +163,10 @@ impl EventFields<'_> {
     }
 }
 
-impl Visit for EventFields<'_> {
-    fn record_f64(&mut self, field: &Field, value: f64) {
-        self.push(field, Value::F64(value));
-    }
-    fn record_i64(&mut self, field: &Field, value: i64) {
-        self.push(field, Value::I64(value));
-    }
-    fn record_u64(&mut self, field: &Field, value: u64) {
-        self.push(field, u64_value(value));
-    }
-    fn record_i128(&mut self, field: &Field, value: i128) {
-        self.push(field, i128_value(value));
-    }
-    fn record_u128(&mut self, field: &Field, value: u128) {
-        self.push(field, u128_value(value));
-    }
-    fn record_bool(&mut self, field: &Field, value: bool) {
-        self.push(field, Value::Bool(value));
-    }
-    fn record_str(&mut self, field: &Field, value: &str) {
-        self.push(field, Value::String(Cow::Owned(value.to_owned())));
-    }
-    fn record_error(&mut self, field: &Field, value: &(dyn std::error::Error + 'static)) {
-        let message = display_string(value);
-        // The first error also fills the semantic-convention field backends look for.
-        if !self.has_exception {
-            self.has_exception = true;
-            self.attributes.push(KeyValue::new(
-                "exception.message",
-                Value::String(Cow::Owned(message.clone())),
-            ));
-        }
-        self.push(field, Value::String(Cow::Owned(message)));
-    }
-    fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
-        self.push(field, Value::String(Cow::Owned(debug_string(value))));
-    }
-}
-
-fn u64_value(v: u64) -> Value {
-    i64::try_from(v).map_or_else(|_| Value::String(Cow::Owned(v.to_string())), Value::I64)
-}
-
-fn i128_value(v: i128) -> Value {
-    i64::try_from(v).map_or_else(|_| Value::String(Cow::Owned(v.to_string())), Value::I64)
-}
-
-fn u128_value(v: u128) -> Value {
-    i64::try_from(v).map_or_else(|_| Value::String(Cow::Owned(v.to_string())), Value::I64)
+/// An integer as an `i64` when it fits, else its decimal text.
+fn wide_value<T: TryInto<i64> + ToString + Copy>(v: T) -> Value {
+    v.try_into()
+        .map_or_else(|_| Value::String(Cow::Owned(v.to_string())), Value::I64)
 }
 
 /// Runs `f` with the reused attribute buffer. The buffer is taken out of its slot while
@@ -263,12 +244,12 @@ mod tests {
 
     #[test]
     fn wide_integers_stay_numbers_when_they_fit() {
-        assert_eq!(u64_value(7), Value::I64(7));
+        assert_eq!(wide_value(7), Value::I64(7));
         assert_eq!(
-            u64_value(u64::MAX),
+            wide_value(u64::MAX),
             Value::String(Cow::Owned(u64::MAX.to_string()))
         );
-        assert_eq!(i128_value(-3), Value::I64(-3));
-        assert_eq!(u128_value(u128::MAX), Value::from(u128::MAX.to_string()));
+        assert_eq!(wide_value(-3), Value::I64(-3));
+        assert_eq!(wide_value(u128::MAX), Value::from(u128::MAX.to_string()));
     }
 }
