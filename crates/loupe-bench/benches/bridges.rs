@@ -15,7 +15,9 @@ use std::hint::black_box;
 use std::time::Duration;
 use tracing_subscriber::layer::SubscriberExt as _;
 
-const QUEUE: usize = 1 << 18;
+#[path = "pipelines/mod.rs"]
+mod pipelines;
+use pipelines::{loupe_tracer_provider, otel_tracer_provider};
 
 #[tracing::instrument]
 fn handle(user_id: u64, route: &str) -> u64 {
@@ -32,65 +34,12 @@ fn inner(user_id: u64) -> u64 {
     black_box(user_id)
 }
 
-#[derive(Debug)]
-struct OtelNoopExporter;
-
-impl opentelemetry_sdk::trace::SpanExporter for OtelNoopExporter {
-    fn export(
-        &self,
-        batch: Vec<opentelemetry_sdk::trace::SpanData>,
-    ) -> impl std::future::Future<Output = opentelemetry_sdk::error::OTelSdkResult> + Send {
-        drop(batch);
-        async { Ok(()) }
-    }
-}
-
-fn otel_provider() -> opentelemetry_sdk::trace::SdkTracerProvider {
-    use opentelemetry_sdk::trace::{
-        BatchConfigBuilder, BatchSpanProcessor, Sampler, SdkTracerProvider,
-    };
-    let processor = BatchSpanProcessor::builder(OtelNoopExporter)
-        .with_batch_config(
-            BatchConfigBuilder::default()
-                .with_max_queue_size(QUEUE)
-                .build(),
-        )
-        .build();
-    SdkTracerProvider::builder()
-        .with_span_processor(processor)
-        .with_sampler(Sampler::AlwaysOn)
-        .build()
-}
-
-fn loupe_provider() -> (
-    loupe::trace::TracerProvider,
-    loupe::trace::BatchSpanProcessor,
-) {
-    use loupe::trace::{
-        AlwaysOnSampler, BatchConfig, BatchSpanProcessor, NoopSpanExporter, TracerProvider,
-    };
-    let bsp = BatchSpanProcessor::with_config(
-        NoopSpanExporter,
-        BatchConfig {
-            max_queue_size: QUEUE,
-            ..Default::default()
-        },
-    )
-    .expect("valid config");
-    let provider = TracerProvider::builder()
-        .with_span_processor(bsp.clone())
-        .with_sampler(AlwaysOnSampler)
-        .build()
-        .expect("valid config");
-    (provider, bsp)
-}
-
 /// Runs the benchmarks of one group under each subscriber.
 fn compare(c: &mut Criterion, group: &str, op: fn()) {
     use opentelemetry::trace::TracerProvider as _;
     let mut g = c.benchmark_group(format!("bridges/{group}"));
 
-    let (provider, bsp) = loupe_provider();
+    let (provider, bsp) = loupe_tracer_provider(true);
     let loupe = tracing_subscriber::registry()
         .with(loupe::bridge::tracing::layer(provider.tracer("bench")));
     tracing::subscriber::with_default(loupe, || {
@@ -104,7 +53,7 @@ fn compare(c: &mut Criterion, group: &str, op: fn()) {
         stats.exported, stats.dropped_queue_full
     );
 
-    let otel = otel_provider();
+    let otel = otel_tracer_provider(true);
     let matched = tracing_subscriber::registry().with(
         tracing_opentelemetry::layer()
             .with_tracer(otel.tracer("bench"))
@@ -116,7 +65,7 @@ fn compare(c: &mut Criterion, group: &str, op: fn()) {
         g.bench_function("tracing_opentelemetry", |b| b.iter(op));
     });
 
-    let otel_defaults = otel_provider();
+    let otel_defaults = otel_tracer_provider(true);
     let defaults = tracing_subscriber::registry()
         .with(tracing_opentelemetry::layer().with_tracer(otel_defaults.tracer("bench")));
     tracing::subscriber::with_default(defaults, || {

@@ -12,7 +12,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Barrier};
 use std::time::{Duration, Instant};
 
-const QUEUE: usize = 1 << 18;
+#[path = "pipelines/mod.rs"]
+mod pipelines;
+use pipelines::{loupe_tracer_provider, otel_tracer_provider};
 
 /// Runs `op` on `threads` threads at once, `iters` times each; returns the wall time, so
 /// the reported figure is the time per operation per thread.
@@ -53,73 +55,12 @@ fn threads_variant<F: Fn() + Sync>(
 
 // ---------------------------------------------------------------- peers' plumbing
 
-#[derive(Debug)]
-struct OtelNoopExporter;
-
-impl opentelemetry_sdk::trace::SpanExporter for OtelNoopExporter {
-    fn export(
-        &self,
-        batch: Vec<opentelemetry_sdk::trace::SpanData>,
-    ) -> impl std::future::Future<Output = opentelemetry_sdk::error::OTelSdkResult> + Send {
-        drop(batch);
-        async { Ok(()) }
-    }
-}
-
 struct FastraceNoop;
 
 impl fastrace::collector::Reporter for FastraceNoop {
     fn report(&mut self, spans: Vec<fastrace::collector::SpanRecord>) {
         black_box(spans);
     }
-}
-
-fn otel_tracer_provider(sampled: bool) -> opentelemetry_sdk::trace::SdkTracerProvider {
-    use opentelemetry_sdk::trace::{
-        BatchConfigBuilder, BatchSpanProcessor, Sampler, SdkTracerProvider,
-    };
-    let processor = BatchSpanProcessor::builder(OtelNoopExporter)
-        .with_batch_config(
-            BatchConfigBuilder::default()
-                .with_max_queue_size(QUEUE)
-                .build(),
-        )
-        .build();
-    SdkTracerProvider::builder()
-        .with_span_processor(processor)
-        .with_sampler(if sampled {
-            Sampler::AlwaysOn
-        } else {
-            Sampler::AlwaysOff
-        })
-        .build()
-}
-
-fn loupe_tracer_provider(
-    sampled: bool,
-) -> (
-    loupe::trace::TracerProvider,
-    loupe::trace::BatchSpanProcessor,
-) {
-    use loupe::trace::{
-        AlwaysOffSampler, AlwaysOnSampler, BatchConfig, BatchSpanProcessor, NoopSpanExporter,
-        TracerProvider,
-    };
-    let bsp = BatchSpanProcessor::with_config(
-        NoopSpanExporter,
-        BatchConfig {
-            max_queue_size: QUEUE,
-            ..Default::default()
-        },
-    )
-    .expect("valid config");
-    let builder = TracerProvider::builder().with_span_processor(bsp.clone());
-    let builder = if sampled {
-        builder.with_sampler(AlwaysOnSampler)
-    } else {
-        builder.with_sampler(AlwaysOffSampler)
-    };
-    (builder.build().expect("valid config"), bsp)
 }
 
 // ---------------------------------------------------------------- counters
