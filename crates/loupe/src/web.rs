@@ -32,7 +32,7 @@
 
 use crate::common::attribute::KeyValue;
 use crate::metrics::{Histogram, Meter};
-use crate::propagation::text_map_propagator;
+use crate::propagation::with_text_map_propagator;
 use crate::trace::{Context, FutureExt, Span, SpanKind, Status, Tracer, WithContext};
 use pin_project_lite::pin_project;
 use std::borrow::Cow;
@@ -162,7 +162,9 @@ where
 
     fn call(&mut self, req: http::Request<B>) -> Self::Future {
         let started = Instant::now();
-        let parent = text_map_propagator().extract_with_context(&Context::current(), req.headers());
+        let parent = with_text_map_propagator(|p| {
+            p.extract_with_context(&Context::current(), req.headers())
+        });
         let method = method_attr(req.method());
         let route = req
             .extensions()
@@ -319,7 +321,7 @@ pub async fn send(
         .with_attributes(attributes)
         .start();
     let cx = Context::current().with_span_context(span.span_context().clone());
-    text_map_propagator().inject_context(&cx, request.headers_mut());
+    with_text_map_propagator(|p| p.inject_context(&cx, request.headers_mut()));
     let result = client.execute(request).with_context(cx).await;
     match &result {
         Ok(response) => {
