@@ -2,18 +2,58 @@
 
 use super::span::{attach, current};
 use super::{BoxedSpan, Span, SpanStatus, Telemetry, TraceContext};
-use crate::trace::{ContextGuard, SpanContext, SpanId, TraceFlags, TraceId, TraceState};
+use crate::export::InMemorySpanExporter;
+use crate::metrics::{Meter, MeterProvider, MetricData, ResourceMetrics};
+use crate::trace::{
+    ContextGuard, SimpleSpanProcessor, SpanContext, SpanData, SpanId, TraceFlags, TraceId,
+    TraceState, Tracer, TracerProvider,
+};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 type Calls<T> = Mutex<Vec<(String, T, HashMap<String, String>)>>;
 
-#[derive(Default)]
 struct Recorded {
     counters: Calls<u64>,
     gauges: Calls<f64>,
     histograms: Calls<f64>,
     spans: Mutex<Vec<MockSpan>>,
+    native: Native,
+}
+
+/// A real pipeline for code that records on a [`Meter`] or [`Tracer`] directly (the
+/// instrumentation packs): what it records shows up in the mock's assertions too.
+struct Native {
+    meters: MeterProvider,
+    meter: Meter,
+    // Keeps the tracer's pipeline alive.
+    _tracers: TracerProvider,
+    tracer: Tracer,
+    spans: InMemorySpanExporter,
+}
+
+impl Default for Recorded {
+    fn default() -> Self {
+        let meters = MeterProvider::builder().build();
+        let spans = InMemorySpanExporter::default();
+        let tracers = TracerProvider::builder()
+            .with_span_processor(SimpleSpanProcessor::new(spans.clone()))
+            .build()
+            .expect("the default tracer provider configuration is valid");
+        Recorded {
+            counters: Mutex::default(),
+            gauges: Mutex::default(),
+            histograms: Mutex::default(),
+            spans: Mutex::default(),
+            native: Native {
+                meter: meters.meter("loupe.mock"),
+                meters,
+                tracer: tracers.tracer("loupe.mock"),
+                _tracers: tracers,
+                spans,
+            },
+        }
+    }
 }
 
 /// A span as the mock recorded it.
@@ -35,6 +75,41 @@ pub struct MockSpan {
     pub span_id: String,
     /// The trace id (hex).
     pub trace_id: String,
+}
+
+impl MockSpan {
+    fn from_span_data(span: &SpanData) -> MockSpan {
+        let text = |attributes: &[crate::KeyValue]| {
+            attributes
+                .iter()
+                .map(|kv| (kv.key.as_str().to_owned(), kv.value.to_string()))
+                .collect::<HashMap<_, _>>()
+        };
+        let parent = span.parent_span_id;
+        MockSpan {
+            name: span.name.to_string(),
+            attributes: text(&span.attributes),
+            events: span
+                .events
+                .iter()
+                .map(|e| {
+                    let attributes = (!e.attributes.is_empty()).then(|| text(&e.attributes));
+                    (e.name.to_string(), attributes)
+                })
+                .collect(),
+            status: match &span.status {
+                crate::trace::Status::Unset => None,
+                crate::trace::Status::Ok => Some((SpanStatus::Ok, None)),
+                crate::trace::Status::Error { description } => {
+                    Some((SpanStatus::Error, Some(description.to_string())))
+                }
+            },
+            ended: true,
+            parent_id: (parent != SpanId::INVALID).then(|| parent.to_string()),
+            span_id: span.span_context.span_id().to_string(),
+            trace_id: span.span_context.trace_id().to_string(),
+        }
+    }
 }
 
 /// Records counters, gauges, histograms and spans (with parent ids, events, status and
@@ -77,46 +152,89 @@ impl MockTelemetry {
         lock(&self.recorded.histograms).clone()
     }
 
-    /// Every span, in creation order.
+    /// Every span: the facade's in creation order, then the ended spans of
+    /// [`tracer`](Self::tracer) in the order they ended.
     pub fn spans(&self) -> Vec<MockSpan> {
-        lock(&self.recorded.spans).clone()
+        let mut spans = lock(&self.recorded.spans).clone();
+        let native = self.recorded.native.spans.finished_spans();
+        spans.extend(native.iter().map(MockSpan::from_span_data));
+        spans
     }
 
-    /// Forgets everything recorded.
+    /// Forgets everything recorded (metrics recorded on [`meter`](Self::meter) excepted:
+    /// instruments keep their cumulative state).
     pub fn reset(&self) {
         lock(&self.recorded.counters).clear();
         lock(&self.recorded.gauges).clear();
         lock(&self.recorded.histograms).clear();
         lock(&self.recorded.spans).clear();
+        self.recorded.native.spans.reset();
+    }
+
+    /// A meter whose instruments feed this mock: for components that take a [`Meter`]
+    /// (the instrumentation packs). Read it back with [`counter_total`](Self::counter_total),
+    /// [`histogram_count`](Self::histogram_count) or [`collect`](Self::collect).
+    pub fn meter(&self) -> &Meter {
+        &self.recorded.native.meter
+    }
+
+    /// A tracer whose ended spans appear in [`spans`](Self::spans).
+    pub fn tracer(&self) -> &Tracer {
+        &self.recorded.native.tracer
+    }
+
+    /// Everything recorded on [`meter`](Self::meter) so far (cumulative).
+    pub fn collect(&self) -> ResourceMetrics {
+        self.recorded.native.meters.collect()
     }
 
     /// The first span with this name.
     pub fn span_named(&self, name: &str) -> Option<MockSpan> {
-        lock(&self.recorded.spans)
-            .iter()
-            .find(|s| s.name == name)
-            .cloned()
+        self.spans().into_iter().find(|s| s.name == name)
     }
 
     /// The spans whose parent is the first span named `parent`.
     pub fn children_of(&self, parent: &str) -> Vec<MockSpan> {
-        let Some(parent) = self.span_named(parent) else {
+        let spans = self.spans();
+        let Some(parent) = spans.iter().find(|s| s.name == parent) else {
             return Vec::new();
         };
-        lock(&self.recorded.spans)
+        spans
             .iter()
             .filter(|s| s.parent_id.as_deref() == Some(&parent.span_id))
             .cloned()
             .collect()
     }
 
-    /// The sum of every `record_counter` value for `name`.
+    /// The sum of every `record_counter` value for `name`, plus every series of the
+    /// counter `name` recorded on [`meter`](Self::meter).
     pub fn counter_total(&self, name: &str) -> u64 {
-        lock(&self.recorded.counters)
+        let facade: u64 = lock(&self.recorded.counters)
             .iter()
             .filter(|(n, ..)| n == name)
             .map(|(_, v, _)| v)
-            .sum()
+            .sum();
+        let native = match self.collect().metric(name).map(|m| &m.data) {
+            Some(MetricData::Sum { points, .. }) => {
+                points.iter().map(|p| p.value.as_f64()).sum::<f64>() as u64
+            }
+            _ => 0,
+        };
+        facade + native
+    }
+
+    /// How many values were recorded for histogram `name`, through the facade and on
+    /// [`meter`](Self::meter).
+    pub fn histogram_count(&self, name: &str) -> u64 {
+        let facade = self.histogram_values(name).len() as u64;
+        let native = match self.collect().metric(name).map(|m| &m.data) {
+            Some(MetricData::Histogram { points, .. }) => points.iter().map(|p| p.count).sum(),
+            Some(MetricData::ExponentialHistogram { points, .. }) => {
+                points.iter().map(|p| p.data.count).sum()
+            }
+            _ => 0,
+        };
+        facade + native
     }
 
     /// The last value recorded for gauge `name`.

@@ -1,13 +1,34 @@
 //! `NoopTelemetry`: every call returns immediately; nothing is allocated or locked.
 
 use super::{BoxedSpan, Telemetry, TraceContext};
-use crate::trace::ContextGuard;
+use crate::metrics::Meter;
+use crate::trace::{ContextGuard, Tracer};
 use std::collections::HashMap;
+use std::sync::OnceLock;
 
 /// Telemetry switched off. Each method is an empty inline body: no allocation, no lock,
 /// no atomic. (Attribute maps the caller builds are still the caller's cost: pass `None`.)
 #[derive(Clone, Copy, Debug, Default)]
 pub struct NoopTelemetry;
+
+impl NoopTelemetry {
+    /// [`Meter::noop`]: for components that take a meter (the instrumentation packs), so
+    /// they can run with telemetry switched off, as [`CoreTelemetry::meter`] and
+    /// [`MockTelemetry::meter`] give them a recording one.
+    ///
+    /// [`CoreTelemetry::meter`]: super::CoreTelemetry::meter
+    /// [`MockTelemetry::meter`]: super::MockTelemetry::meter
+    pub fn meter(&self) -> &'static Meter {
+        static METER: OnceLock<Meter> = OnceLock::new();
+        METER.get_or_init(Meter::noop)
+    }
+
+    /// [`Tracer::noop`]: its spans record nothing.
+    pub fn tracer(&self) -> &'static Tracer {
+        static TRACER: OnceLock<Tracer> = OnceLock::new();
+        TRACER.get_or_init(Tracer::noop)
+    }
+}
 
 impl Telemetry for NoopTelemetry {
     #[inline]

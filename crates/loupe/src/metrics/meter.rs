@@ -104,7 +104,7 @@ impl MeterProvider {
     /// A meter for an instrumentation scope.
     pub fn meter(&self, scope: impl Into<InstrumentationScope>) -> Meter {
         Meter {
-            shared: Arc::clone(&self.shared),
+            shared: Some(Arc::clone(&self.shared)),
             scope: scope.into().intern(),
         }
     }
@@ -198,7 +198,8 @@ impl MeterProviderBuilder {
 /// Creates instruments for one instrumentation scope. Cheap to clone.
 #[derive(Clone)]
 pub struct Meter {
-    shared: Arc<MeterShared>,
+    // `None` for [`Meter::noop`].
+    shared: Option<Arc<MeterShared>>,
     scope: &'static InstrumentationScope,
 }
 
@@ -255,6 +256,23 @@ builders! {
 }
 
 impl Meter {
+    /// A meter whose instruments record nothing (each is the instrument's `noop()`), so
+    /// code written against a [`Meter`] can run with telemetry disabled or serve as an
+    /// overhead baseline. Builders still validate names and boundaries.
+    pub fn noop() -> Meter {
+        static NOOP: std::sync::OnceLock<&'static InstrumentationScope> =
+            std::sync::OnceLock::new();
+        Meter {
+            shared: None,
+            scope: NOOP.get_or_init(|| InstrumentationScope::new("loupe.noop").intern()),
+        }
+    }
+
+    /// Whether this meter's instruments record (false for [`Meter::noop`]).
+    pub fn is_enabled(&self) -> bool {
+        self.shared.is_some()
+    }
+
     /// The meter's scope.
     pub fn scope(&self) -> &'static InstrumentationScope {
         self.scope
@@ -356,7 +374,11 @@ impl<I> InstrumentBuilder<'_, I> {
                 }
             },
         };
-        let shared = &self.meter.shared;
+        let Some(shared) = &self.meter.shared else {
+            // A core that no provider holds: an observable callback never runs, and
+            // synchronous instruments are replaced by their `noop()`.
+            return Ok(self.into_core(aggregation, DEFAULT_CARDINALITY_LIMIT));
+        };
         let mut instruments = shared
             .instruments
             .write()
@@ -384,9 +406,17 @@ impl<I> InstrumentBuilder<'_, I> {
                 },
             });
         }
+        let limit = self.cardinality_limit.unwrap_or(shared.cardinality_limit);
+        let core = self.into_core(aggregation, limit);
+        instruments.push(Arc::clone(&core));
+        Ok(core)
+    }
+}
+
+impl<I> InstrumentBuilder<'_, I> {
+    fn into_core(self, aggregation: AggregationKind, limit: usize) -> Arc<InstrumentCore> {
         static NEXT_ID: AtomicU64 = AtomicU64::new(1);
-        let id = NEXT_ID.fetch_add(1, Ordering::Relaxed);
-        let core = Arc::new(InstrumentCore {
+        Arc::new(InstrumentCore {
             descriptor: Descriptor {
                 name: self.name,
                 description: self.description,
@@ -395,16 +425,10 @@ impl<I> InstrumentBuilder<'_, I> {
                 number: self.number,
                 scope: self.meter.scope,
             },
-            series: SeriesMap::new(
-                id,
-                aggregation,
-                self.cardinality_limit.unwrap_or(shared.cardinality_limit),
-            ),
+            series: SeriesMap::new(NEXT_ID.fetch_add(1, Ordering::Relaxed), aggregation, limit),
             callbacks: self.callback.into_iter().collect(),
             dropped: Default::default(),
-        });
-        instruments.push(Arc::clone(&core));
-        Ok(core)
+        })
     }
 }
 
@@ -439,7 +463,9 @@ macro_rules! build_sync {
             /// Registers the instrument, or returns the one already registered under this
             /// name with the same kind and unit.
             pub fn build(self) -> Result<$ty<T>, MetricError> {
-                self.register().map($ty::from_core)
+                let enabled = self.meter.is_enabled();
+                let core = self.register()?;
+                Ok(if enabled { $ty::from_core(core) } else { $ty::noop() })
             }
         })*
     };

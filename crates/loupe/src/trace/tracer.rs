@@ -170,7 +170,7 @@ impl TracerProvider {
     /// A tracer for an instrumentation scope (a crate, module or component name).
     pub fn tracer(&self, scope: impl Into<InstrumentationScope>) -> Tracer {
         Tracer {
-            shared: Arc::clone(&self.owner.shared),
+            shared: Some(Arc::clone(&self.owner.shared)),
             scope: scope.into().intern(),
         }
     }
@@ -266,7 +266,8 @@ impl TracerProviderBuilder {
 /// Creates spans for one instrumentation scope. Cheap to clone.
 #[derive(Clone)]
 pub struct Tracer {
-    shared: Arc<TracerShared>,
+    // `None` for [`Tracer::noop`].
+    shared: Option<Arc<TracerShared>>,
     scope: &'static InstrumentationScope,
 }
 
@@ -279,6 +280,23 @@ impl std::fmt::Debug for Tracer {
 }
 
 impl Tracer {
+    /// A tracer whose spans record nothing: no ids are drawn, no clock is read, nothing
+    /// is allocated, and the spans are invalid so they never become anyone's parent. For
+    /// disabled telemetry and for overhead baselines.
+    pub fn noop() -> Tracer {
+        static NOOP: std::sync::OnceLock<&'static InstrumentationScope> =
+            std::sync::OnceLock::new();
+        Tracer {
+            shared: None,
+            scope: NOOP.get_or_init(|| InstrumentationScope::new("loupe.noop").intern()),
+        }
+    }
+
+    /// Whether spans from this tracer can be recorded (false for [`Tracer::noop`]).
+    pub fn is_enabled(&self) -> bool {
+        self.shared.is_some()
+    }
+
     /// The tracer's instrumentation scope.
     pub fn scope(&self) -> &'static InstrumentationScope {
         self.scope
@@ -387,7 +405,9 @@ impl SpanBuilder<'_> {
 
     /// Starts the span.
     pub fn start(self) -> Span {
-        let shared = &self.tracer.shared;
+        let Some(shared) = &self.tracer.shared else {
+            return Span::new(SpanContext::INVALID, None);
+        };
         let parent = match self.parent {
             Parent::Current => Context::current_span_context(),
             Parent::Root => None,
@@ -478,5 +498,27 @@ impl SpanBuilder<'_> {
                 provider: shared.id,
             }),
         )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_noop_tracer_starts_invalid_spans_that_record_nothing() {
+        let tracer = Tracer::noop();
+        assert!(!tracer.is_enabled());
+        let mut span = tracer
+            .span_builder("work")
+            .with_attribute("k", "v")
+            .start();
+        assert!(!span.is_recording());
+        assert!(!span.span_context().is_valid());
+        span.set_attribute("more", 1_i64);
+        span.end();
+        // A child of a no-op span is a root of nothing either.
+        let child = tracer.start("child");
+        assert!(!child.span_context().is_valid());
     }
 }

@@ -326,3 +326,37 @@ fn noop_instruments_record_nothing() {
     c.bind(&[]).add(1);
     assert!(c.descriptor().is_none());
 }
+
+#[test]
+fn a_noop_meter_hands_out_instruments_that_record_nothing() {
+    let meter = Meter::noop();
+    assert!(!meter.is_enabled());
+    let counter = meter.u64_counter("requests").build().unwrap();
+    assert!(counter.descriptor().is_none(), "a no-op counter has no core");
+    counter.add(1, &[KeyValue::new("route", "/")]);
+    counter.bind(&[]).add(1);
+    let histogram = meter.f64_histogram("latency").build().unwrap();
+    histogram.record(0.5, &[]);
+    let observed = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let flag = observed.clone();
+    let gauge = meter
+        .u64_observable_gauge("threads")
+        .with_callback(move |_| flag.store(true, std::sync::atomic::Ordering::Relaxed))
+        .build()
+        .unwrap();
+    assert_eq!(gauge.descriptor().name, "threads");
+    assert!(!observed.load(std::sync::atomic::Ordering::Relaxed));
+    // Builders still validate what they are given.
+    assert!(matches!(
+        meter.u64_counter("1bad").build(),
+        Err(MetricError::InvalidName { .. })
+    ));
+    assert!(matches!(
+        meter
+            .f64_histogram("h")
+            .with_boundaries(vec![2.0, 1.0])
+            .build(),
+        Err(MetricError::InvalidBoundaries { .. })
+    ));
+    assert!(provider().meter("real").is_enabled());
+}
