@@ -14,11 +14,14 @@ use loupe::export::statsd::{StatsdExporter, StatsdFlavor};
 use loupe::health::{CheckOptions, CommandCheck, HealthPaths, HealthRegistry, HttpCheck, TcpCheck};
 use loupe::logs::{FileSink, LogFormat, LoggerProvider, Redact, RotationPolicy};
 use loupe::metrics::MeterProvider;
-use loupe::trace::{RateLimitingSampler, SpanKind, TracerProvider};
-use loupe::{log_info, log_warn, KeyValue, Resource};
+use loupe::trace::{RateLimitingSampler, TracerProvider};
+use loupe::{log_info, Resource};
 use std::io::Read;
 use std::net::{TcpListener, UdpSocket};
 use std::time::{Duration, Instant};
+
+#[path = "workloads/clusterdb.rs"]
+mod clusterdb;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let resource = Resource::builder()
@@ -102,32 +105,13 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     )?;
 
     // The workload: simulated queries for about two seconds.
-    let meter = meters.meter("clusterdb.query");
-    let queries = meter.u64_counter("db.queries").build()?;
-    let duration = meter
-        .f64_histogram("db.query.duration")
-        .with_unit("s")
-        .build()?;
+    let workload =
+        clusterdb::Queries::new(&tracer, &meters.meter("clusterdb.query"), log.clone(), 1.0)?;
     let started = Instant::now();
     let mut n = 0u64;
     while started.elapsed() < Duration::from_secs(2) {
         n += 1;
-        let kind = if n % 4 == 0 { "write" } else { "read" };
-        let mut span = tracer
-            .span_builder("db.query")
-            .with_kind(SpanKind::Server)
-            .start();
-        span.set_attribute("db.operation.name", kind);
-        let t = Instant::now();
-        std::thread::sleep(Duration::from_micros(500 + fastrand::u64(0..1500)));
-        let took = t.elapsed().as_secs_f64();
-        let attrs = [KeyValue::new("db.operation.name", kind)];
-        queries.add(1, &attrs);
-        duration.record(took, &attrs);
-        if took > 0.0018 {
-            log_warn!(log, "slow query", "db.operation.name": kind, duration_s: took, password: "not-in-the-log");
-        }
-        span.end();
+        workload.run(n);
     }
     log_info!(log, "workload finished", queries: n);
 

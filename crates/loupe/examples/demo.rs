@@ -2,8 +2,9 @@
 //!
 //! `cargo run -p loupe --example demo -- [--listen ADDR] [--config FILE] [--duration SECS] [--headless]`
 //!
-//! A message bus (publisher plus validator, transcription and database plugins, seed 000)
-//! and an LLM gateway (seed 001) run until Ctrl-C or `--duration` seconds. Loupe serves
+//! The workloads of the `message_bus` (seed 000), `llm_gateway` (seed 001) and
+//! `stream_pipeline` (seed 003) examples — the same code, from `workloads/` — run
+//! together until Ctrl-C or `--duration` seconds. Loupe serves
 //! `/metrics`, `/health`, `/ready` and `/live` on `--listen` (default `127.0.0.1:9464`),
 //! exports OTLP when `OTEL_EXPORTER_OTLP_ENDPOINT` is set, writes its logs to a file, and
 //! prints a summary every second: spans/s, metric series, log records, drops, health and
@@ -11,13 +12,22 @@
 //! one plain line per second. `--config FILE` loads a Loupe configuration (YAML or TOML)
 //! instead of the demo's defaults.
 
+#[path = "workloads/bus.rs"]
+#[allow(dead_code)]
+mod bus;
+#[path = "workloads/llm.rs"]
+#[allow(dead_code)]
+mod llm;
+#[path = "workloads/stream.rs"]
+#[allow(dead_code)]
+mod stream;
+
 use loupe::analytics::{MetricsAggregator, PerformanceAnalyzer, Threshold};
 use loupe::config::{ExporterKind, LogSinkConfig, RotationConfig, TelemetryConfig};
-use loupe::facade::attributes;
-use loupe::logs::{CorrelationId, Logger};
-use loupe::packs::llm::{LLMMetrics, LlmMetricsConfig, RequestSpan, TokenUsage};
-use loupe::trace::{SpanKind, Tracer};
-use loupe::{log_warn, CoreTelemetry, SpanStatus, Telemetry, TelemetryExt};
+use loupe::logs::Logger;
+use loupe::packs::llm::{LLMMetrics, LlmMetricsConfig};
+use loupe::trace::Tracer;
+use loupe::{log_warn, CoreTelemetry, Telemetry};
 use std::io::IsTerminal;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
@@ -128,7 +138,7 @@ fn main() {
     let spans = Arc::new(AtomicU64::new(0));
     let tracer = telemetry.tracer_provider().tracer("demo");
     let logger = telemetry.logger("demo");
-    let facade = Arc::new(CoreTelemetry::with_scope(
+    let facade: Arc<dyn Telemetry> = Arc::new(CoreTelemetry::with_scope(
         telemetry.tracer_provider(),
         telemetry.meter_provider(),
         "echo-core",
@@ -141,10 +151,17 @@ fn main() {
 
     let mut workers = Vec::new();
     {
+        let (stop, spans, logger) = (stop.clone(), spans.clone(), logger.clone());
+        workers.push(std::thread::spawn(move || {
+            message_bus(facade, &logger, &spans, &stop)
+        }));
+    }
+    {
         let (stop, spans, tracer, logger) =
             (stop.clone(), spans.clone(), tracer.clone(), logger.clone());
+        let meter = telemetry.meter_provider().meter("eventflux");
         workers.push(std::thread::spawn(move || {
-            message_bus(&facade, &tracer, &logger, &spans, &stop)
+            stream_pipeline(&tracer, &meter, &logger, &spans, &stop)
         }));
     }
     {
@@ -232,55 +249,28 @@ fn main() {
 
 /// Seed 000: a publisher and three plugins; the trace context travels in the message.
 fn message_bus(
-    telemetry: &CoreTelemetry,
-    tracer: &Tracer,
+    telemetry: Arc<dyn Telemetry>,
     logger: &Logger,
     spans: &AtomicU64,
     stop: &AtomicBool,
 ) {
-    let mut i = 0u64;
-    while !stop.load(Ordering::Relaxed) {
-        i += 1;
-        let mut publish = tracer
-            .span_builder("message.publish")
-            .with_kind(SpanKind::Producer)
-            .start();
-        publish.set_attribute("message.id", i);
-        let carried = loupe::TraceContext::from_span_context(publish.span_context());
-        publish.end();
-        spans.fetch_add(1, Ordering::Relaxed);
-        let parent = telemetry.parse_trace_context(&carried);
-        for plugin in ["validator", "transcription", "database"] {
-            let span = telemetry.create_span_with_parent(
-                "plugin.process_message",
-                Some(attributes::with_values(&[
-                    ("plugin.name", plugin),
-                    ("message.topic", "audio.uploaded"),
-                ])),
-                parent.as_ref(),
-            );
-            spans.fetch_add(1, Ordering::Relaxed);
-            telemetry.with_span(span, || {
-                if plugin == "validator" && i % 17 == 3 {
-                    if let Some(span) = telemetry.current_span() {
-                        span.set_status(SpanStatus::Error, Some("invalid message"));
-                    }
-                    telemetry.record_counter(
-                        "plugin.errors",
-                        1,
-                        Some(attributes::with_value("error.type", "validation")),
-                    );
-                    log_warn!(logger, "message rejected", "message.id": i, plugin: plugin);
-                }
-                std::thread::sleep(Duration::from_micros(300 + fastrand::u64(0..700)));
-            });
-            telemetry.record_counter(
-                "plugin.messages.processed",
-                1,
-                Some(attributes::with_value("plugin.name", plugin)),
-            );
+    let bus = match bus::Bus::start(telemetry) {
+        Ok(bus) => bus,
+        Err(e) => {
+            log_warn!(logger, "message bus did not start", error: e.to_string());
+            return;
         }
+    };
+    let mut seq = 0u64;
+    while !stop.load(Ordering::Relaxed) {
+        seq += 1;
+        let delivery = bus.deliver(seq);
+        if delivery == bus::Delivery::Rejected {
+            log_warn!(logger, "message rejected", "message.seq": seq, plugin: "validator");
+        }
+        spans.fetch_add(delivery.spans(), Ordering::Relaxed);
     }
+    let _ = bus.stop();
 }
 
 /// Seed 001: requests to simulated models with streaming, latency and failures.
@@ -291,29 +281,49 @@ fn llm_gateway(
     spans: &AtomicU64,
     stop: &AtomicBool,
 ) {
-    const MODELS: [(&str, &str); 3] = [
-        ("openai", "gpt-4"),
-        ("openai", "gpt-3.5-turbo"),
-        ("anthropic", "claude-3-opus"),
-    ];
-    let mut n = 0u64;
-    while !stop.load(Ordering::Relaxed) {
-        n += 1;
-        let (provider, model) = MODELS[fastrand::usize(..MODELS.len())];
-        let mut span = RequestSpan::new(tracer, &format!("req-{n}"), CorrelationId::new_v4());
-        span.set_provider(provider, model);
-        let mut request = metrics.start_request(provider, model);
-        std::thread::sleep(Duration::from_millis(fastrand::u64(5..40)));
-        request.first_token();
-        std::thread::sleep(Duration::from_millis(fastrand::u64(10..120)));
-        let usage = TokenUsage::new(fastrand::u64(50..800), fastrand::u64(20..400));
-        if fastrand::u8(..100) < 4 {
-            request.fail("rate_limit", &usage);
-            log_warn!(logger, "provider rate-limited the request", provider: provider, model: model);
-        } else {
-            request.complete(&usage);
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            log_warn!(logger, "LLM gateway did not start", error: e.to_string());
+            return;
         }
-        span.complete();
-        spans.fetch_add(1, Ordering::Relaxed);
+    };
+    runtime.block_on(async {
+        let mut n = 0u64;
+        while !stop.load(Ordering::Relaxed) {
+            n += 1;
+            let outcome = llm::handle(tracer, metrics, n, 0.5).await;
+            if outcome != llm::Outcome::Completed {
+                log_warn!(logger, "LLM request did not complete", request: n, outcome: format!("{outcome:?}"));
+            }
+            spans.fetch_add(2, Ordering::Relaxed);
+        }
+    });
+}
+
+/// Seed 003: the query pipeline, one batch of 500 events every 50 ms.
+fn stream_pipeline(
+    tracer: &Tracer,
+    meter: &loupe::metrics::Meter,
+    logger: &Logger,
+    spans: &AtomicU64,
+    stop: &AtomicBool,
+) {
+    let mut pipeline = match stream::Pipeline::new(tracer, meter) {
+        Ok(pipeline) => pipeline,
+        Err(e) => {
+            log_warn!(logger, "stream pipeline did not start", error: e.to_string());
+            return;
+        }
+    };
+    while !stop.load(Ordering::Relaxed) {
+        let before = pipeline.sampled_spans();
+        pipeline.run_batch();
+        spans.fetch_add(pipeline.sampled_spans() - before, Ordering::Relaxed);
+        std::thread::sleep(Duration::from_millis(50));
     }
+    pipeline.finish();
 }

@@ -3,99 +3,21 @@
 //! `cargo run -p loupe --example llm_gateway`
 //!
 //! Fifty requests go to simulated OpenAI and Anthropic models (the seed's priced models)
-//! with random latency, streaming (time to first token), errors and timeouts. Each request
+//! with random latency, streaming (time to first token), errors and timeouts (the gateway
+//! itself is in `workloads/llm.rs`, shared with the demo and the coverage tests). Each request
 //! gets a [`RequestSpan`] with a child span for the provider call and an [`ActiveRequest`]
 //! guard for the metrics. The program then prints a summary read back from the collected
 //! metrics: requests, errors, tokens, cost and p99 duration.
 
-use std::time::Duration;
+#[path = "workloads/llm.rs"]
+#[allow(dead_code)]
+mod llm;
 
-use loupe::logs::CorrelationId;
 use loupe::metrics::{MeterProvider, MetricData, ResourceMetrics};
-use loupe::packs::llm::{
-    ActiveRequest, LLMMetrics, LlmMetricsConfig, LlmRequest, LlmResponse, RequestSpan, TokenUsage,
-};
+use loupe::packs::llm::{LLMMetrics, LlmMetricsConfig};
 use loupe::trace::{InMemorySpanExporter, SimpleSpanProcessor, TracerProvider};
 
-const MODELS: [(&str, &str); 4] = [
-    ("openai", "gpt-4"),
-    ("openai", "gpt-3.5-turbo"),
-    ("anthropic", "claude-3-opus"),
-    ("anthropic", "claude-3-sonnet"),
-];
-const REQUESTS: usize = 50;
-const TIMEOUT: Duration = Duration::from_millis(400);
-
-/// A simulated provider failure.
-#[derive(Debug)]
-struct ProviderError(&'static str);
-
-impl std::fmt::Display for ProviderError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "provider error: {}", self.0)
-    }
-}
-
-impl std::error::Error for ProviderError {}
-
-/// Streams a fake completion: waits for the first token, then for the rest.
-async fn call_provider(
-    request: &mut ActiveRequest,
-    prompt_tokens: u64,
-) -> Result<TokenUsage, ProviderError> {
-    tokio::time::sleep(Duration::from_millis(fastrand::u64(20..150))).await;
-    if fastrand::f64() < 0.1 {
-        return Err(ProviderError("rate_limited"));
-    }
-    request.first_token();
-    // Now and then a stream stalls past the gateway's timeout.
-    let stream_ms = if fastrand::f64() < 0.06 {
-        1_000
-    } else {
-        fastrand::u64(10..200)
-    };
-    tokio::time::sleep(Duration::from_millis(stream_ms)).await;
-    Ok(TokenUsage::new(prompt_tokens, fastrand::u64(20..400)))
-}
-
-async fn handle(tracer: loupe::trace::Tracer, metrics: LLMMetrics, n: usize) {
-    let (provider, model) = MODELS[n % MODELS.len()];
-    let mut span = RequestSpan::new(&tracer, &format!("req-{n}"), CorrelationId::new_v4());
-    span.set_provider(provider, model);
-    span.set_user_context(&format!("user-{}", n % 7), None);
-    let prompt_tokens = fastrand::u64(50..800);
-    span.record_request(&LlmRequest {
-        max_tokens: Some(512),
-        stream: true,
-        prompt_tokens: Some(prompt_tokens),
-        ..LlmRequest::default()
-    });
-
-    let mut request = metrics.start_request(provider, model);
-    let mut call = span.create_child_span("llm.provider.call");
-    match tokio::time::timeout(TIMEOUT, call_provider(&mut request, prompt_tokens)).await {
-        Ok(Ok(usage)) => {
-            call.complete();
-            span.record_response(&LlmResponse {
-                usage: Some(usage),
-                time_to_first_token: request.time_to_first_token(),
-                finish_reason: "stop".into(),
-            });
-            request.complete(&usage);
-            span.complete();
-        }
-        Ok(Err(error)) => {
-            call.record_error(&error);
-            span.record_error(&error);
-            request.fail(error.0, &TokenUsage::new(prompt_tokens, 0));
-        }
-        Err(elapsed) => {
-            call.record_error(&elapsed);
-            span.record_error(&elapsed);
-            request.timed_out();
-        }
-    }
-}
+const REQUESTS: u64 = 50;
 
 /// The sum of every point of a counter.
 fn total(metrics: &ResourceMetrics, name: &str) -> f64 {
@@ -140,7 +62,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let metrics = LLMMetrics::new(&meters.meter("llm-gateway"), LlmMetricsConfig::default())?;
 
     let tasks: Vec<_> = (0..REQUESTS)
-        .map(|n| tokio::spawn(handle(tracer.clone(), metrics.clone(), n)))
+        .map(|n| {
+            let (tracer, metrics) = (tracer.clone(), metrics.clone());
+            tokio::spawn(async move { llm::handle(&tracer, &metrics, n, 1.0).await })
+        })
         .collect();
     for task in tasks {
         task.await?;

@@ -5,27 +5,20 @@
 //! 30 messages are published on `transcript.raw`; the validator checks them, the
 //! transcription plugin forwards them to `transcript.processed`, the database plugin stores
 //! them. Every message carries its publisher's trace context, so each one yields one trace,
-//! printed as the tree of 000 §6.3, failures marked `✗`. A metrics summary follows.
+//! printed as the tree of 000 §6.3, failures marked `✗`. A metrics summary follows. The
+//! bus and its plugins are in `workloads/bus.rs`, shared with the demo and the coverage
+//! tests.
+
+#[path = "workloads/bus.rs"]
+#[allow(dead_code)]
+mod bus;
 
 use loupe::metrics::{MeterProvider, MetricData};
-use loupe::packs::plugin::{
-    publish, BaseMessage, LifecycleEvent, PluginError, PluginTelemetry, ProcessingStatus,
-    ResourceUsage,
-};
 use loupe::trace::{InMemorySpanExporter, SimpleSpanProcessor, SpanData, Status, TracerProvider};
 use loupe::{CoreTelemetry, Telemetry};
 use std::sync::Arc;
-use std::time::{Duration, SystemTime};
 
-const MESSAGES: u32 = 30;
-
-/// A step inside a plugin: a child span of the current `plugin.process_message`.
-fn step(telemetry: &dyn Telemetry, name: &str, micros: u64) {
-    if let Some(span) = telemetry.create_span(name, None) {
-        std::thread::sleep(Duration::from_micros(micros));
-        span.end();
-    }
-}
+const MESSAGES: u64 = 30;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let exporter = InMemorySpanExporter::default();
@@ -35,61 +28,12 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let meters = MeterProvider::builder().build();
     let telemetry: Arc<dyn Telemetry> =
         Arc::new(CoreTelemetry::with_scope(&tracers, &meters, "echo-core"));
-    let t = telemetry.as_ref();
 
-    let validator = PluginTelemetry::new(telemetry.clone(), "validator", "1.0.0");
-    let transcription = PluginTelemetry::new(telemetry.clone(), "transcription", "2.1.0");
-    let database = PluginTelemetry::new(telemetry.clone(), "database", "1.4.0");
-    for plugin in [&validator, &transcription, &database] {
-        plugin.lifecycle(LifecycleEvent::Init, || Ok(()))?;
+    let bus = bus::Bus::start(telemetry)?;
+    for seq in 0..MESSAGES {
+        bus.deliver(seq);
     }
-
-    for i in 0..MESSAGES {
-        let mut message = BaseMessage::new("recorder", serde_json::json!({ "seq": i }));
-        if let Some(span) = publish(t, "transcript.raw", &mut message) {
-            message.queued_at = Some(SystemTime::now());
-            span.end();
-        }
-        std::thread::sleep(Duration::from_micros(300)); // waiting in the queue
-        message.dequeued_at = Some(SystemTime::now());
-        message.processing_started = message.dequeued_at;
-
-        let validated = validator.process_message("transcript.raw", &message, |m| {
-            step(t, "plugin.validate_schema", 200);
-            match m.data.get("seq").and_then(|v| v.as_u64()) {
-                Some(seq) if seq % 10 == 7 => {
-                    Ok(ProcessingStatus::Failed("schema mismatch".into()))
-                }
-                _ => Ok(ProcessingStatus::Acknowledged),
-            }
-        });
-        if validated != Ok(ProcessingStatus::Acknowledged) {
-            continue;
-        }
-        let forwarded = transcription.process_message("transcript.raw", &message, |_| {
-            step(t, "transcription.analyze", 1_500);
-            step(t, "transcription.format", 500);
-            if i % 13 == 5 {
-                return Err(PluginError::ExternalService("provider returned 503".into()));
-            }
-            Ok(ProcessingStatus::Forward("transcript.processed".into()))
-        });
-        let Ok(ProcessingStatus::Forward(topic)) = forwarded else {
-            continue;
-        };
-        let _ = database.process_message(&topic, &message, |_| {
-            step(t, "database.store", 400);
-            Ok(ProcessingStatus::Acknowledged)
-        });
-    }
-    for plugin in [&validator, &transcription, &database] {
-        plugin.record_resource_usage(&ResourceUsage {
-            thread_count: Some(2),
-            queue_depth: Some(0),
-            ..ResourceUsage::default()
-        });
-        plugin.lifecycle(LifecycleEvent::Shutdown, || Ok(()))?;
-    }
+    bus.stop()?;
 
     print_traces(&exporter.finished_spans());
     print_metrics(&meters);

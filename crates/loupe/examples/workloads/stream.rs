@@ -99,6 +99,7 @@ pub struct Pipeline {
     decoded: Vec<Trade>,
     epoch: SystemTime,
     started: Instant,
+    sampled_spans: u64,
 }
 
 impl Pipeline {
@@ -137,12 +138,18 @@ impl Pipeline {
             decoded: Vec::with_capacity(BATCH),
             epoch: SystemTime::now(),
             started: Instant::now(),
+            sampled_spans: 0,
         })
     }
 
     /// Events ingested so far.
     pub fn produced(&self) -> u64 {
         self.produced
+    }
+
+    /// Spans recorded so far (those of sampled batches).
+    pub fn sampled_spans(&self) -> u64 {
+        self.sampled_spans
     }
 
     /// The stream pack's metrics, for reading back what was recorded.
@@ -185,7 +192,9 @@ impl Pipeline {
             if malformed > 0 {
                 m.record_error(query.id, "malformed_event");
             }
-            run_query(&self.tracer, m, query, &self.decoded, buffered);
+            if run_query(&self.tracer, m, query, &self.decoded, buffered) {
+                self.sampled_spans += SPANS_PER_QUERY_BATCH;
+            }
         }
         m.record_sent(STREAM, (self.decoded.len() * self.queries.len()) as u64);
         BATCH
@@ -210,17 +219,22 @@ fn decode(payload: &[u8]) -> Option<Trade> {
     })
 }
 
-/// Runs one batch through one query, with its spans and metrics.
+/// `query.execution` and its five stages.
+pub const SPANS_PER_QUERY_BATCH: u64 = 6;
+
+/// Runs one batch through one query, with its spans and metrics. Returns whether the
+/// batch's trace was sampled.
 fn run_query(
     tracer: &Tracer,
     metrics: &StreamMetrics,
     query: &mut Query,
     batch: &[Trade],
     buffered: usize,
-) {
+) -> bool {
     let started = Instant::now();
     let (mut spans, ingestion) =
         PipelineSpans::ingest(tracer, query.id, STREAM, batch.len() as u64);
+    let sampled = spans.span_context().is_sampled();
     spans.set_attribute("window.type", "tumbling");
     metrics.record_buffer_utilization(query.id, buffered, BUFFER_CAPACITY);
     metrics.record_stage_duration(PipelineStage::Ingestion, ingestion.complete());
@@ -262,4 +276,5 @@ fn run_query(
     metrics.record_stage_duration(PipelineStage::Emit, emit.complete());
     spans.complete();
     metrics.record_batch(query.id, STREAM, batch.len() as u64, started.elapsed());
+    sampled
 }

@@ -509,10 +509,7 @@ mod tests {
     fn a_noop_tracer_starts_invalid_spans_that_record_nothing() {
         let tracer = Tracer::noop();
         assert!(!tracer.is_enabled());
-        let mut span = tracer
-            .span_builder("work")
-            .with_attribute("k", "v")
-            .start();
+        let mut span = tracer.span_builder("work").with_attribute("k", "v").start();
         assert!(!span.is_recording());
         assert!(!span.span_context().is_valid());
         span.set_attribute("more", 1_i64);

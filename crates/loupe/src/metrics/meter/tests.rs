@@ -332,7 +332,10 @@ fn a_noop_meter_hands_out_instruments_that_record_nothing() {
     let meter = Meter::noop();
     assert!(!meter.is_enabled());
     let counter = meter.u64_counter("requests").build().unwrap();
-    assert!(counter.descriptor().is_none(), "a no-op counter has no core");
+    assert!(
+        counter.descriptor().is_none(),
+        "a no-op counter has no core"
+    );
     counter.add(1, &[KeyValue::new("route", "/")]);
     counter.bind(&[]).add(1);
     let histogram = meter.f64_histogram("latency").build().unwrap();
