@@ -2,9 +2,10 @@
 //!
 //! `cargo run -p loupe --example demo -- [--listen ADDR] [--config FILE] [--duration SECS] [--headless]`
 //!
-//! The workloads of the `message_bus` (seed 000), `llm_gateway` (seed 001) and
-//! `stream_pipeline` (seed 003) examples — the same code, from `workloads/` — run
-//! together until Ctrl-C or `--duration` seconds. Loupe serves
+//! The workloads of the `message_bus` (seed 000), `llm_gateway` (seed 001),
+//! `clusterdb_component` (seed 002), `stream_pipeline` (seed 003) and `http_services`
+//! (seed 004) examples — the same code, from `workloads/` — run together until Ctrl-C or
+//! `--duration` seconds. Loupe serves
 //! `/metrics`, `/health`, `/ready` and `/live` on `--listen` (default `127.0.0.1:9464`),
 //! exports OTLP when `OTEL_EXPORTER_OTLP_ENDPOINT` is set, writes its logs to a file, and
 //! prints a summary every second: spans/s, metric series, log records, drops, health and
@@ -15,6 +16,10 @@
 #[path = "workloads/bus.rs"]
 #[allow(dead_code)]
 mod bus;
+#[path = "workloads/clusterdb.rs"]
+mod clusterdb;
+#[path = "workloads/http.rs"]
+mod http;
 #[path = "workloads/llm.rs"]
 #[allow(dead_code)]
 mod llm;
@@ -165,6 +170,24 @@ fn main() {
         }));
     }
     {
+        let (stop, spans) = (stop.clone(), spans.clone());
+        let tracer = telemetry.tracer_provider().tracer("shop");
+        let meter = telemetry.meter_provider().meter("shop");
+        let logger = telemetry.logger("shop::inventory");
+        workers.push(std::thread::spawn(move || {
+            http_services(&tracer, &meter, logger, &spans, &stop)
+        }));
+    }
+    {
+        let (stop, spans) = (stop.clone(), spans.clone());
+        let tracer = telemetry.tracer_provider().tracer("clusterdb.query");
+        let meter = telemetry.meter_provider().meter("clusterdb.query");
+        let logger = telemetry.logger("clusterdb::storage");
+        workers.push(std::thread::spawn(move || {
+            database(&tracer, &meter, logger, &spans, &stop)
+        }));
+    }
+    {
         let (stop, spans, tracer, logger) =
             (stop.clone(), spans.clone(), tracer.clone(), logger.clone());
         workers.push(std::thread::spawn(move || {
@@ -302,6 +325,70 @@ fn llm_gateway(
             spans.fetch_add(2, Ordering::Relaxed);
         }
     });
+}
+
+/// Seed 004's propagation over HTTP: `frontend` calls `inventory`, ten checkouts a second.
+fn http_services(
+    tracer: &Tracer,
+    meter: &loupe::metrics::Meter,
+    logger: Logger,
+    spans: &AtomicU64,
+    stop: &AtomicBool,
+) {
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            log_warn!(logger, "HTTP services did not start", error: e.to_string());
+            return;
+        }
+    };
+    runtime.block_on(async {
+        let inventory = http::serve(http::inventory(tracer.clone(), meter, logger.clone()));
+        let inventory = match inventory.await {
+            Ok(addr) => addr,
+            Err(e) => return log_warn!(logger, "inventory did not start", error: e.to_string()),
+        };
+        let frontend = match http::serve(http::frontend(tracer.clone(), meter, inventory)).await {
+            Ok(addr) => addr,
+            Err(e) => return log_warn!(logger, "frontend did not start", error: e.to_string()),
+        };
+        let client = reqwest::Client::new();
+        let mut n = 0u64;
+        while !stop.load(Ordering::Relaxed) {
+            n += 1;
+            let url = format!("http://{frontend}/checkout/sku-{}", n % 20);
+            if let Err(e) = client.get(url).send().await {
+                log_warn!(logger, "checkout failed", error: e.to_string());
+            }
+            // Two server spans and the client span between them.
+            spans.fetch_add(3, Ordering::Relaxed);
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    });
+}
+
+/// Seed 002: a database node's queries, a hundred a second at most.
+fn database(
+    tracer: &Tracer,
+    meter: &loupe::metrics::Meter,
+    logger: Logger,
+    spans: &AtomicU64,
+    stop: &AtomicBool,
+) {
+    let queries = match clusterdb::Queries::new(tracer, meter, logger.clone(), 1.0) {
+        Ok(queries) => queries,
+        Err(e) => return log_warn!(logger, "database did not start", error: e.to_string()),
+    };
+    let mut n = 0u64;
+    while !stop.load(Ordering::Relaxed) {
+        n += 1;
+        queries.run(n);
+        spans.fetch_add(1, Ordering::Relaxed);
+        std::thread::sleep(Duration::from_millis(10));
+    }
 }
 
 /// Seed 003: the query pipeline, one batch of 500 events every 50 ms.

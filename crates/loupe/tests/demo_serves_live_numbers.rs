@@ -130,6 +130,8 @@ async fn the_demo_serves_its_endpoints_and_prints_live_numbers_until_its_duratio
         "plugin_messages_received",
         "llm_simulator_requests_total",
         "query_events_processed_total",
+        "db_queries",
+        "http_server_request_duration_seconds_bucket",
     ] {
         assert!(
             scrape.lines().any(|l| l.starts_with(family)),
