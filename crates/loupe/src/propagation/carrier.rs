@@ -133,9 +133,40 @@ impl Injector for HeaderMap {
     }
 }
 
+/// The header names Loupe's propagators use, as constants: inserting or looking up a
+/// `HeaderName` skips parsing and validating the name on every call.
+fn known_header(key: &str) -> Option<&'static HeaderName> {
+    static TRACEPARENT: HeaderName = HeaderName::from_static("traceparent");
+    static TRACESTATE: HeaderName = HeaderName::from_static("tracestate");
+    static BAGGAGE: HeaderName = HeaderName::from_static("baggage");
+    static B3: HeaderName = HeaderName::from_static("b3");
+    static B3_TRACE_ID: HeaderName = HeaderName::from_static("x-b3-traceid");
+    static B3_SPAN_ID: HeaderName = HeaderName::from_static("x-b3-spanid");
+    static B3_SAMPLED: HeaderName = HeaderName::from_static("x-b3-sampled");
+    static B3_FLAGS: HeaderName = HeaderName::from_static("x-b3-flags");
+    static B3_PARENT: HeaderName = HeaderName::from_static("x-b3-parentspanid");
+    Some(match key {
+        "traceparent" => &TRACEPARENT,
+        "tracestate" => &TRACESTATE,
+        "baggage" => &BAGGAGE,
+        "b3" => &B3,
+        "x-b3-traceid" => &B3_TRACE_ID,
+        "x-b3-spanid" => &B3_SPAN_ID,
+        "x-b3-sampled" => &B3_SAMPLED,
+        "x-b3-flags" => &B3_FLAGS,
+        "x-b3-parentspanid" => &B3_PARENT,
+        _ => return None,
+    })
+}
+
 fn set_header(headers: &mut HeaderMap, key: &str, value: HeaderValue) {
-    // Overwriting in place needs no owned header name (which would allocate for the
-    // non-standard names propagation uses); `insert` also drops any repeated values.
+    if let Some(name) = known_header(key) {
+        // A static name clones without allocating; `insert` replaces every old value.
+        headers.insert(name.clone(), value);
+        return;
+    }
+    // Overwriting in place needs no owned header name (which would allocate for other
+    // non-standard names); `insert` also drops any repeated values.
     let mut existing = headers.get_all(key).iter();
     if existing.next().is_some() && existing.next().is_none() {
         if let Some(slot) = headers.get_mut(key) {
@@ -152,7 +183,11 @@ fn set_header(headers: &mut HeaderMap, key: &str, value: HeaderValue) {
 /// skipped.
 impl Extractor for HeaderMap {
     fn get(&self, key: &str) -> Option<&str> {
-        HeaderMap::get(self, key).and_then(|v| v.to_str().ok())
+        match known_header(key) {
+            Some(name) => HeaderMap::get(self, name),
+            None => HeaderMap::get(self, key),
+        }
+        .and_then(|v| v.to_str().ok())
     }
 
     fn keys(&self) -> Vec<&str> {
@@ -160,9 +195,11 @@ impl Extractor for HeaderMap {
     }
 
     fn get_all(&self, key: &str) -> Values<'_> {
-        let mut values = HeaderMap::get_all(self, key)
-            .iter()
-            .filter_map(|v| v.to_str().ok());
+        let all = match known_header(key) {
+            Some(name) => HeaderMap::get_all(self, name),
+            None => HeaderMap::get_all(self, key),
+        };
+        let mut values = all.iter().filter_map(|v| v.to_str().ok());
         let first = values.next();
         match values.next() {
             None => Values::one(first),
