@@ -337,6 +337,37 @@ fn explicit_parents_links_status_and_name_follow_the_tracing_fields() {
 }
 
 #[test]
+fn an_error_event_marks_its_span_failed_unless_the_status_was_set() {
+    let spans = Spans::new();
+    tracing::subscriber::with_default(spans.subscriber(), || {
+        tracing::info_span!("charge").in_scope(|| {
+            tracing::warn!("retrying");
+            tracing::error!(code = 402, "card declined");
+            tracing::error!("second failure");
+        });
+        let parent = tracing::info_span!("refund");
+        tracing::error!(parent: &parent, "refund failed");
+        drop(parent);
+        tracing::info_span!("probe", otel.status_code = "ok").in_scope(|| {
+            tracing::error!("logged, but the span says ok");
+        });
+        tracing::info_span!("quiet").in_scope(|| tracing::warn!("only a warning"));
+    });
+    assert_eq!(spans.named("charge").status, Status::error("card declined"));
+    assert_eq!(spans.named("refund").status, Status::error("refund failed"));
+    assert_eq!(spans.named("probe").status, Status::Ok);
+    assert_eq!(spans.named("quiet").status, Status::Unset);
+
+    let spans = Spans::new();
+    let subscriber = tracing_subscriber::registry()
+        .with(LoupeLayer::new(spans.tracer()).with_error_events_to_status(false));
+    tracing::subscriber::with_default(subscriber, || {
+        tracing::info_span!("charge").in_scope(|| tracing::error!("card declined"));
+    });
+    assert_eq!(spans.named("charge").status, Status::Unset);
+}
+
+#[test]
 fn entering_out_of_order_and_on_several_threads_keeps_the_current_span_right() {
     let spans = Spans::new();
     let tracer = spans.tracer();

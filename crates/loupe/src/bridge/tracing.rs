@@ -16,6 +16,9 @@
 //! Special span fields, as `tracing-opentelemetry` reads them: `otel.name` renames the
 //! span, `otel.kind` sets its kind (`server`, `client`, `producer`, `consumer`,
 //! `internal`), `otel.status_code` (`ok`, `error`) and `otel.status_message` its status.
+//! An `ERROR` event inside a span marks that span failed, with the event's message as the
+//! description, unless `otel.status_code` says otherwise
+//! ([`with_error_events_to_status`](LoupeLayer::with_error_events_to_status)).
 //! With [`LoupeLayer::with_location`] (the default) spans carry `code.file.path`,
 //! `code.line.number` and `code.module.name`.
 //!
@@ -86,6 +89,7 @@ pub struct LoupeLayer {
     /// so most disabled events are rejected with one comparison.
     logs_floor: u8,
     location: bool,
+    error_status: bool,
     /// Tells this layer's entries apart on the per-thread stack of entered spans (span ids
     /// are only unique within one subscriber).
     id: u64,
@@ -111,6 +115,7 @@ impl LoupeLayer {
             logs: None,
             logs_floor: u8::MAX,
             location: true,
+            error_status: true,
             id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
         }
     }
@@ -133,6 +138,46 @@ impl LoupeLayer {
     pub fn with_location(mut self, location: bool) -> Self {
         self.location = location;
         self
+    }
+
+    /// Whether an `ERROR` event marks the span it happens in as failed: status error, with
+    /// the event's message as the description (unless `otel.status_code` was recorded
+    /// on the span, or an earlier error event already set it). Default: true, as in
+    /// `tracing-opentelemetry`.
+    #[must_use]
+    pub fn with_error_events_to_status(mut self, enabled: bool) -> Self {
+        self.error_status = enabled;
+        self
+    }
+
+    /// Marks the span `event` belongs to (or its nearest recorded ancestor) as failed.
+    fn mark_error<S>(&self, event: &Event<'_>, ctx: &Context<'_, S>)
+    where
+        S: Subscriber + for<'a> LookupSpan<'a>,
+    {
+        let span = match event.parent() {
+            Some(id) => ctx.span(id),
+            None if event.is_contextual() => ctx.lookup_current(),
+            None => None,
+        };
+        let Some(span) = span else { return };
+        // Visit before locking the extensions: a field's `Debug` may touch this span.
+        let mut message = MessageOnly(None);
+        event.record(&mut message);
+        for span in span.scope() {
+            let mut extensions = span.extensions_mut();
+            if let Some(state) = extensions.get_mut::<SpanState>() {
+                if state.status.is_none() {
+                    state.status = Some(StatusCode::Error);
+                    state.status_message = Some(Cow::Owned(
+                        message
+                            .0
+                            .unwrap_or_else(|| event.metadata().name().to_owned()),
+                    ));
+                }
+                return;
+            }
+        }
     }
 
     /// The Loupe span context of the span `id`, or of its nearest ancestor this layer
@@ -178,6 +223,23 @@ impl LoupeLayer {
         }
         if let Some(module) = meta.module_path() {
             attributes.push(KeyValue::new("code.module.name", module));
+        }
+    }
+}
+
+/// Reads only an event's `message` field.
+struct MessageOnly(Option<String>);
+
+impl tracing_core::field::Visit for MessageOnly {
+    fn record_str(&mut self, field: &tracing_core::Field, value: &str) {
+        if field.name() == "message" {
+            self.0 = Some(value.to_owned());
+        }
+    }
+
+    fn record_debug(&mut self, field: &tracing_core::Field, value: &dyn fmt::Debug) {
+        if field.name() == "message" {
+            self.0 = Some(format!("{value:?}"));
         }
     }
 }
@@ -370,8 +432,11 @@ where
     }
 
     fn on_event(&self, event: &Event<'_>, ctx: Context<'_, S>) {
-        let Some(provider) = &self.logs else { return };
         let meta = event.metadata();
+        if self.error_status && *meta.level() == Level::ERROR {
+            self.mark_error(event, &ctx);
+        }
+        let Some(provider) = &self.logs else { return };
         let severity = severity(meta.level());
         if (severity as u8) < self.logs_floor || !provider.enabled(meta.target(), severity) {
             return;
