@@ -109,13 +109,19 @@ pub(crate) fn error_chain(error: &dyn std::error::Error) -> String {
 /// Logs a permanent export failure on stderr once per distinct message, so a misconfigured
 /// endpoint is visible without flooding the log.
 pub(crate) fn report_once(exporter: &str, error: &ExportError) {
+    warn_once(format!("{exporter} exporter: {}", error_chain(error)));
+}
+
+/// Prints `loupe: {message}` on stderr the first time this message is seen (at most 1024
+/// distinct messages are remembered).
+pub(crate) fn warn_once(message: String) {
     use std::collections::HashSet;
     use std::sync::Mutex;
     static SEEN: Mutex<Option<HashSet<String>>> = Mutex::new(None);
-    let message = format!("loupe: {exporter} exporter: {}", error_chain(error));
     let mut seen = SEEN.lock().unwrap_or_else(|p| p.into_inner());
     let seen = seen.get_or_insert_with(HashSet::new);
-    if seen.len() < 1024 && seen.insert(message.clone()) {
-        eprintln!("{message}");
+    if seen.len() < 1024 && !seen.contains(&message) {
+        eprintln!("loupe: {message}");
+        seen.insert(message);
     }
 }

@@ -43,6 +43,9 @@ pub struct SdkStats {
     pub metric_empty_keys: StatCounter,
     /// Facade calls that named an instrument already registered with another kind.
     pub instrument_conflicts: StatCounter,
+    /// Spans started or ended after their `TracerProvider` was shut down or dropped (not
+    /// recorded).
+    pub spans_after_shutdown: StatCounter,
 }
 
 static STATS: SdkStats = SdkStats {
@@ -52,6 +55,7 @@ static STATS: SdkStats = SdkStats {
     negative_increments: StatCounter(AtomicU64::new(0)),
     metric_empty_keys: StatCounter(AtomicU64::new(0)),
     instrument_conflicts: StatCounter(AtomicU64::new(0)),
+    spans_after_shutdown: StatCounter(AtomicU64::new(0)),
 };
 
 /// The process-wide SDK counters.

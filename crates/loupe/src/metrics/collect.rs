@@ -301,8 +301,45 @@ fn self_metrics(
             dropped,
         ));
     }
+    input_metrics(&mut out, now, start);
     exporter_metrics(&mut out, now, start);
     out
+}
+
+/// `loupe.sdk.input.dropped{reason}`: what the SDK dropped or cut, process-wide, because
+/// the input broke a rule (only reasons that happened). Per-instrument measurement drops
+/// are in `loupe.sdk.metric.measurements_dropped`.
+fn input_metrics(out: &mut Vec<Metric>, now: SystemTime, start: SystemTime) {
+    let stats = crate::common::stats::sdk_stats();
+    let points: Vec<NumberPoint> = [
+        ("empty_attribute_key", stats.empty_keys.get()),
+        ("empty_metric_attribute_key", stats.metric_empty_keys.get()),
+        ("attribute_value_truncated", stats.values_truncated.get()),
+        ("instrument_conflict", stats.instrument_conflicts.get()),
+        ("span_after_shutdown", stats.spans_after_shutdown.get()),
+    ]
+    .into_iter()
+    .filter(|(_, n)| *n > 0)
+    .map(|(reason, n)| NumberPoint {
+        attributes: vec![KeyValue::new("reason", reason)],
+        start_time: start,
+        time: now,
+        value: NumberValue::U64(n),
+    })
+    .collect();
+    if points.is_empty() {
+        return;
+    }
+    out.push(Metric {
+        name: "loupe.sdk.input.dropped".into(),
+        description: "Attributes, values, measurements or spans the SDK dropped or cut because they broke a rule (an empty key, an over-long value, a name registered as another kind, a span after shutdown).".into(),
+        unit: "{item}".into(),
+        data: MetricData::Sum {
+            points,
+            temporality: Temporality::Cumulative,
+            is_monotonic: true,
+        },
+    });
 }
 
 /// `loupe.sdk.exporter.*`: what each live exporter delivered, failed, rejected and retried,

@@ -35,6 +35,7 @@ pub(crate) struct TracerShared {
 impl TracerShared {
     pub(crate) fn on_end(&self, data: SpanData) {
         if self.is_shutdown.load(Ordering::Relaxed) {
+            span_after_shutdown();
             return;
         }
         match self.processors.as_slice() {
@@ -75,6 +76,19 @@ impl TracerShared {
         }
         result
     }
+}
+
+/// Counts a span lost to a shut-down provider, and says why once.
+#[cold]
+fn span_after_shutdown() {
+    crate::common::stats::sdk_stats()
+        .spans_after_shutdown
+        .bump();
+    crate::common::error::warn_once(
+        "a span was started or ended after its TracerProvider was shut down or dropped, so it \
+         is not recorded: keep the provider (or loupe::init's guard) alive while tracing"
+            .to_owned(),
+    );
 }
 
 fn registry() -> &'static Mutex<HashMap<ProviderId, Weak<TracerShared>>> {
@@ -436,7 +450,11 @@ impl SpanBuilder<'_> {
             .or_else(|| parent.as_ref().map(|p| p.trace_state().clone()))
             .unwrap_or_default();
         let context = SpanContext::new(trace_id, SpanId::random(), flags, false, state);
-        if result.decision == SamplingDecision::Drop || shared.is_shutdown.load(Ordering::Relaxed) {
+        if result.decision == SamplingDecision::Drop {
+            return Span::new(context, None);
+        }
+        if shared.is_shutdown.load(Ordering::Relaxed) {
+            span_after_shutdown();
             return Span::new(context, None);
         }
 
