@@ -98,6 +98,9 @@ pub struct BatchStats {
 #[derive(Default)]
 struct ThreadBuffer {
     spans: Vec<SpanData>,
+    /// Cleared attribute vectors of this thread's exported spans, on their way back to it
+    /// (see `attr_pool`).
+    returned: Vec<Vec<crate::KeyValue>>,
     credits: usize,
     dropped: u64,
     closed: bool,
@@ -327,6 +330,9 @@ impl Inner {
         }
         b.credits -= 1;
         b.spans.push(span);
+        if !b.returned.is_empty() {
+            super::attr_pool::refill(&mut b.returned);
+        }
         let full = b.spans.len() >= self.config.max_export_batch_size;
         drop(b);
         if full {
@@ -400,6 +406,7 @@ impl Inner {
                     result = Err(e);
                 }
             }
+            self.hand_back_attributes(buf, &mut spans);
             spans.clear();
             spare.push(spans);
         }
@@ -416,6 +423,38 @@ impl Inner {
                         .unwrap_or(false)
             });
         result
+    }
+
+    /// Clears the exported spans' attribute vectors and returns them to the recording
+    /// thread's buffer, up to `attr_pool::MAX_POOLED` waiting there.
+    fn hand_back_attributes(&self, buf: &Mutex<ThreadBuffer>, spans: &mut [SpanData]) {
+        let room = {
+            let b = buf.lock().unwrap_or_else(|p| p.into_inner());
+            if b.closed {
+                return;
+            }
+            super::attr_pool::MAX_POOLED.saturating_sub(b.returned.len())
+        };
+        let mut back: Vec<Vec<crate::KeyValue>> = Vec::with_capacity(room.min(spans.len()));
+        for span in spans.iter_mut() {
+            if back.len() == room {
+                break;
+            }
+            if super::attr_pool::keep(&span.attributes) {
+                let mut attributes = std::mem::take(&mut span.attributes);
+                attributes.clear();
+                back.push(attributes);
+            }
+        }
+        if back.is_empty() {
+            return;
+        }
+        let mut b = buf.lock().unwrap_or_else(|p| p.into_inner());
+        if b.returned.is_empty() {
+            b.returned = back;
+        } else {
+            b.returned.append(&mut back);
+        }
     }
 
     fn export(&self, spans: &[SpanData]) -> Result<(), ExportError> {

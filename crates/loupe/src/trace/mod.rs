@@ -24,6 +24,7 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+mod attr_pool;
 mod batch;
 mod context;
 mod export;

@@ -373,12 +373,18 @@ impl SpanBuilder<'_> {
 
     /// Adds an attribute (samplers see it).
     pub fn with_attribute(mut self, key: impl Into<Key>, value: impl Into<Value>) -> Self {
+        if self.attributes.capacity() == 0 {
+            self.attributes = super::attr_pool::take();
+        }
         self.attributes.push(KeyValue::new(key, value));
         self
     }
 
     /// Adds attributes (samplers see them).
     pub fn with_attributes(mut self, attributes: impl IntoIterator<Item = KeyValue>) -> Self {
+        if self.attributes.capacity() == 0 {
+            self.attributes = super::attr_pool::take();
+        }
         self.attributes.extend(attributes);
         self
     }

@@ -1,0 +1,93 @@
+//! Per-thread reuse of span attribute vectors.
+//!
+//! A span's attributes are allocated on the thread that records it and were freed on the
+//! batch processor's export thread. With glibc's allocator that cross-thread free takes
+//! the recording thread's arena lock, and the contention cost more than the rest of the
+//! span. Instead, the export thread clears the vectors it exported and hands them back
+//! to the thread that recorded them (through that thread's buffer), and span builders on
+//! that thread take their attribute vector from here.
+//!
+//! Bounded: at most [`MAX_POOLED`] vectors per thread, each with a capacity of at most
+//! [`MAX_CAPACITY`]; anything else is simply freed.
+
+use crate::common::attribute::KeyValue;
+use std::cell::RefCell;
+
+/// Vectors kept per thread (and per thread buffer waiting to be handed back).
+pub(crate) const MAX_POOLED: usize = 256;
+/// Larger vectors are not worth keeping.
+pub(crate) const MAX_CAPACITY: usize = 16;
+
+thread_local! {
+    static POOL: RefCell<Vec<Vec<KeyValue>>> = const { RefCell::new(Vec::new()) };
+}
+
+/// An empty attribute vector, reused when this thread has one.
+#[inline]
+pub(crate) fn take() -> Vec<KeyValue> {
+    POOL.try_with(|pool| pool.try_borrow_mut().ok()?.pop())
+        .ok()
+        .flatten()
+        .unwrap_or_default()
+}
+
+/// Moves `returned` (cleared vectors recorded on this thread) into this thread's pool
+/// when the pool has run dry; `returned` keeps the pool's old, empty list.
+#[inline]
+pub(crate) fn refill(returned: &mut Vec<Vec<KeyValue>>) {
+    let _ = POOL.try_with(|pool| {
+        if let Ok(mut pool) = pool.try_borrow_mut() {
+            if pool.is_empty() {
+                std::mem::swap(&mut *pool, returned);
+            }
+        }
+    });
+}
+
+/// Whether `v` (cleared) is worth handing back.
+#[inline]
+pub(crate) fn keep(v: &Vec<KeyValue>) -> bool {
+    (1..=MAX_CAPACITY).contains(&v.capacity())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::export::InMemorySpanExporter;
+    use crate::trace::{BatchSpanProcessor, TracerProvider};
+    use std::time::Duration;
+
+    #[test]
+    fn exported_attribute_vectors_come_back_to_the_thread_that_recorded_them() {
+        let exporter = InMemorySpanExporter::default();
+        let provider = TracerProvider::builder()
+            .with_span_processor(BatchSpanProcessor::new(exporter.clone()))
+            .build()
+            .unwrap();
+        let tracer = provider.tracer("pool");
+        tracer
+            .span_builder("a")
+            .with_attribute("k", "v")
+            .with_attribute("n", 1_i64)
+            .start()
+            .end();
+        provider.force_flush(Duration::from_secs(5)).unwrap();
+        // The exporter saw the attributes whole.
+        assert_eq!(exporter.finished_spans()[0].attributes.len(), 2);
+        while take().capacity() > 0 {} // start from an empty pool
+                                       // The next span this thread records collects the cleared vector...
+        tracer.start("b").end();
+        let reused = take();
+        assert!(reused.is_empty());
+        assert!(
+            reused.capacity() >= 2,
+            "a recycled vector: {}",
+            reused.capacity()
+        );
+        // ...and a builder takes it instead of allocating.
+        POOL.with(|pool| pool.borrow_mut().push(reused));
+        let span = tracer.span_builder("c").with_attribute("k", "v").start();
+        assert!(POOL.with(|pool| pool.borrow().is_empty()));
+        drop(span);
+    }
+}
