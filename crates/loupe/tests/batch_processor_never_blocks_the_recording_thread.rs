@@ -154,11 +154,13 @@ fn dropping_the_provider_flushes_and_later_spans_are_discarded() {
     let tracer = provider.tracer("test");
     tracer.start("before");
     let mut late = tracer.start("late");
+    let mut elsewhere = tracer.start("ended on a thread that never ended a span");
     let lost_before = loupe::common::stats::sdk_stats().spans_after_shutdown.get();
     drop(provider);
     // `tracer` still holds the pipeline, but it is shut down: the span is not exported.
     late.end();
     tracer.start("after");
+    std::thread::spawn(move || elsewhere.end()).join().unwrap();
     let names: Vec<_> = exporter
         .finished_spans()
         .into_iter()
@@ -167,7 +169,7 @@ fn dropping_the_provider_flushes_and_later_spans_are_discarded() {
     assert_eq!(names, vec!["before"]);
     // Not silently: both are counted, and the count is a metric of every meter provider.
     let lost = loupe::common::stats::sdk_stats().spans_after_shutdown.get();
-    assert!(lost >= lost_before + 2, "{lost_before} -> {lost}");
+    assert!(lost >= lost_before + 3, "{lost_before} -> {lost}");
     let collected = loupe::metrics::MeterProvider::builder().build().collect();
     let metric = collected
         .metric("loupe.sdk.input.dropped")
@@ -179,7 +181,7 @@ fn dropping_the_provider_flushes_and_later_spans_are_discarded() {
         .attributes
         .iter()
         .any(|kv| kv.value.to_string() == "span_after_shutdown")
-        && p.value.as_f64() >= 2.0));
+        && p.value.as_f64() >= 3.0));
 }
 
 #[test]

@@ -161,21 +161,27 @@ impl LoupeLayer {
             None => None,
         };
         let Some(span) = span else { return };
+        let Some(target) = span
+            .scope()
+            .find(|s| s.extensions().get::<SpanState>().is_some())
+        else {
+            return;
+        };
+        let settable = target
+            .extensions()
+            .get::<SpanState>()
+            .is_some_and(|state| state.status.is_none() && state.span.is_recording());
+        if !settable {
+            return; // set already, or nothing records it: don't format the message
+        }
         // Visit before locking the extensions: a field's `Debug` may touch this span.
         let mut message = MessageOnly(None);
         event.record(&mut message);
-        for span in span.scope() {
-            let mut extensions = span.extensions_mut();
-            if let Some(state) = extensions.get_mut::<SpanState>() {
-                if state.status.is_none() {
-                    state.status = Some(StatusCode::Error);
-                    state.status_message = Some(Cow::Owned(
-                        message
-                            .0
-                            .unwrap_or_else(|| event.metadata().name().to_owned()),
-                    ));
-                }
-                return;
+        let mut extensions = target.extensions_mut();
+        if let Some(state) = extensions.get_mut::<SpanState>() {
+            if state.status.is_none() {
+                state.status = Some(StatusCode::Error);
+                state.status_message = Some(Cow::Owned(message.0.unwrap_or_default()));
             }
         }
     }

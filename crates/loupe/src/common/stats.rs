@@ -58,6 +58,13 @@ static STATS: SdkStats = SdkStats {
     spans_after_shutdown: StatCounter(AtomicU64::new(0)),
 };
 
+/// The start time of the process-wide counters' cumulative series: the first time a meter
+/// provider was built (or they were read).
+pub(crate) fn sdk_stats_start() -> std::time::SystemTime {
+    static START: std::sync::OnceLock<std::time::SystemTime> = std::sync::OnceLock::new();
+    *START.get_or_init(std::time::SystemTime::now)
+}
+
 /// The process-wide SDK counters.
 pub fn sdk_stats() -> &'static SdkStats {
     &STATS

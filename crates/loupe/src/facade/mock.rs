@@ -3,7 +3,7 @@
 use super::span::{attach, current};
 use super::{BoxedSpan, Span, SpanStatus, Telemetry, TraceContext};
 use crate::export::InMemorySpanExporter;
-use crate::metrics::{Meter, MeterProvider, MetricData, ResourceMetrics};
+use crate::metrics::{Meter, MeterProvider, MetricData, NumberValue, ResourceMetrics};
 use crate::trace::{
     ContextGuard, SimpleSpanProcessor, SpanContext, SpanData, SpanId, TraceFlags, TraceId,
     TraceState, Tracer, TracerProvider,
@@ -30,6 +30,8 @@ struct Native {
     _tracers: TracerProvider,
     tracer: Tracer,
     spans: InMemorySpanExporter,
+    /// What the meter held at the last `reset()`.
+    baseline: Mutex<Option<ResourceMetrics>>,
 }
 
 impl Default for Recorded {
@@ -51,6 +53,7 @@ impl Default for Recorded {
                 tracer: tracers.tracer("loupe.mock"),
                 _tracers: tracers,
                 spans,
+                baseline: Mutex::new(None),
             },
         }
     }
@@ -161,14 +164,29 @@ impl MockTelemetry {
         spans
     }
 
-    /// Forgets everything recorded (metrics recorded on [`meter`](Self::meter) excepted:
-    /// instruments keep their cumulative state).
+    /// Forgets everything recorded. Instruments on [`meter`](Self::meter) keep their
+    /// cumulative state (and [`collect`](Self::collect) shows it), but
+    /// [`counter_total`](Self::counter_total) and [`histogram_count`](Self::histogram_count)
+    /// count only what was recorded since.
     pub fn reset(&self) {
         lock(&self.recorded.counters).clear();
         lock(&self.recorded.gauges).clear();
         lock(&self.recorded.histograms).clear();
         lock(&self.recorded.spans).clear();
         self.recorded.native.spans.reset();
+        *lock(&self.recorded.native.baseline) = Some(self.collect());
+    }
+
+    /// `f` of what the meter recorded since the last `reset()`.
+    fn native_since_reset<T: std::ops::Sub<Output = T>>(
+        &self,
+        f: impl Fn(&ResourceMetrics) -> T,
+    ) -> T {
+        let now = f(&self.collect());
+        match &*lock(&self.recorded.native.baseline) {
+            Some(baseline) => now - f(baseline),
+            None => now,
+        }
     }
 
     /// A meter whose instruments feed this mock: for components that take a [`Meter`]
@@ -214,26 +232,32 @@ impl MockTelemetry {
             .filter(|(n, ..)| n == name)
             .map(|(_, v, _)| v)
             .sum();
-        let native = match self.collect().metric(name).map(|m| &m.data) {
-            Some(MetricData::Sum { points, .. }) => {
-                points.iter().map(|p| p.value.as_f64()).sum::<f64>() as u64
-            }
+        // Integer points are summed exactly; float counters are rounded.
+        let native = self.native_since_reset(|rm| match rm.metric(name).map(|m| &m.data) {
+            Some(MetricData::Sum { points, .. }) => points
+                .iter()
+                .map(|p| match p.value {
+                    NumberValue::U64(v) => i128::from(v),
+                    NumberValue::I64(v) => i128::from(v),
+                    NumberValue::F64(v) => v.round() as i128,
+                })
+                .sum(),
             _ => 0,
-        };
-        facade + native
+        });
+        (i128::from(facade) + native).clamp(0, i128::from(u64::MAX)) as u64
     }
 
     /// How many values were recorded for histogram `name`, through the facade and on
     /// [`meter`](Self::meter).
     pub fn histogram_count(&self, name: &str) -> u64 {
         let facade = self.histogram_values(name).len() as u64;
-        let native = match self.collect().metric(name).map(|m| &m.data) {
+        let native = self.native_since_reset(|rm| match rm.metric(name).map(|m| &m.data) {
             Some(MetricData::Histogram { points, .. }) => points.iter().map(|p| p.count).sum(),
             Some(MetricData::ExponentialHistogram { points, .. }) => {
                 points.iter().map(|p| p.data.count).sum()
             }
             _ => 0,
-        };
+        });
         facade + native
     }
 
@@ -426,5 +450,35 @@ impl Span for MockSpanHandle {
 
     fn span_context(&self) -> Option<SpanContext> {
         Some(self.context.clone())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn totals_from_the_meter_are_exact_and_restart_at_reset() {
+        let mock = MockTelemetry::new();
+        let big = mock.meter().u64_counter("big").build().unwrap();
+        big.add(u64::MAX / 2 + 3, &[]);
+        big.add(1, &[crate::KeyValue::new("k", "v")]);
+        assert_eq!(mock.counter_total("big"), u64::MAX / 2 + 4);
+        let queue = mock.meter().i64_up_down_counter("queue").build().unwrap();
+        queue.add(5, &[]);
+        queue.add(-2, &[]);
+        assert_eq!(mock.counter_total("queue"), 3);
+        mock.record_counter("big", 2, None);
+        assert_eq!(mock.counter_total("big"), u64::MAX / 2 + 6);
+
+        let latency = mock.meter().f64_histogram("latency").build().unwrap();
+        latency.record(0.1, &[]);
+        mock.reset();
+        assert_eq!(mock.counter_total("big"), 0);
+        assert_eq!(mock.histogram_count("latency"), 0);
+        big.add(7, &[]);
+        latency.record(0.2, &[]);
+        assert_eq!(mock.counter_total("big"), 7);
+        assert_eq!(mock.histogram_count("latency"), 1);
     }
 }

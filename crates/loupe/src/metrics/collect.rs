@@ -301,7 +301,7 @@ fn self_metrics(
             dropped,
         ));
     }
-    input_metrics(&mut out, now, start);
+    input_metrics(&mut out, now);
     exporter_metrics(&mut out, now, start);
     out
 }
@@ -309,8 +309,10 @@ fn self_metrics(
 /// `loupe.sdk.input.dropped{reason}`: what the SDK dropped or cut, process-wide, because
 /// the input broke a rule (only reasons that happened). Per-instrument measurement drops
 /// are in `loupe.sdk.metric.measurements_dropped`.
-fn input_metrics(out: &mut Vec<Metric>, now: SystemTime, start: SystemTime) {
+fn input_metrics(out: &mut Vec<Metric>, now: SystemTime) {
     let stats = crate::common::stats::sdk_stats();
+    // Process-wide series: one start time for every provider that publishes them.
+    let start = crate::common::stats::sdk_stats_start();
     let points: Vec<NumberPoint> = [
         ("empty_attribute_key", stats.empty_keys.get()),
         ("empty_metric_attribute_key", stats.metric_empty_keys.get()),

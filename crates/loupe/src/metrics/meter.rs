@@ -180,6 +180,7 @@ impl MeterProviderBuilder {
 
     /// Builds the provider and starts its readers.
     pub fn build(self) -> MeterProvider {
+        crate::common::stats::sdk_stats_start();
         let shared = Arc::new(MeterShared {
             resource: Arc::new(self.resource),
             instruments: RwLock::new(Vec::new()),

@@ -3,9 +3,9 @@
 //! A span's attributes are allocated on the thread that records it and were freed on the
 //! batch processor's export thread. With glibc's allocator that cross-thread free takes
 //! the recording thread's arena lock, and the contention cost more than the rest of the
-//! span. Instead, the export thread clears the vectors it exported and hands them back
-//! to the thread that recorded them (through that thread's buffer), and span builders on
-//! that thread take their attribute vector from here.
+//! span. Instead, the export thread clears the vectors it exported and hands them back,
+//! through the buffer of the thread that ended the span (usually the one that started
+//! it), and span builders on that thread take their attribute vector from here.
 //!
 //! Bounded: at most [`MAX_POOLED`] vectors per thread, each with a capacity of at most
 //! [`MAX_CAPACITY`]; anything else is simply freed.

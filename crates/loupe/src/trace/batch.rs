@@ -396,6 +396,10 @@ impl Inner {
             let unused = std::mem::take(&mut b.credits);
             let dropped = std::mem::take(&mut b.dropped);
             b.closed = close;
+            if close {
+                // A closed buffer is never pushed to again: nothing would take these.
+                b.returned = Vec::new();
+            }
             drop(b);
             self.free_credits.fetch_add(unused, Ordering::AcqRel);
             if dropped > 0 {

@@ -383,7 +383,9 @@ impl Span {
                 mut data, provider, ..
             } = rec;
             data.end_time = timestamp.max(data.start_time);
-            with_provider(provider, |shared| shared.on_end(data));
+            if !with_provider(provider, |shared| shared.on_end(data)) {
+                super::tracer::span_after_shutdown();
+            }
         }
     }
 

@@ -80,7 +80,7 @@ impl TracerShared {
 
 /// Counts a span lost to a shut-down provider, and says why once.
 #[cold]
-fn span_after_shutdown() {
+pub(crate) fn span_after_shutdown() {
     crate::common::stats::sdk_stats()
         .spans_after_shutdown
         .bump();
@@ -110,11 +110,12 @@ fn lookup_global(id: ProviderId) -> Option<Arc<TracerShared>> {
         .and_then(Weak::upgrade)
 }
 
-/// Runs `f` with the provider `id`, if it still exists.
+/// Runs `f` with the provider `id`, if it still exists; returns false when it does not
+/// (the provider was dropped).
 ///
 /// The per-thread cache is borrowed, not cloned: cloning the `Arc` would bump a reference
 /// count that every recording thread shares.
-pub(crate) fn with_provider(id: ProviderId, f: impl FnOnce(&TracerShared)) {
+pub(crate) fn with_provider(id: ProviderId, f: impl FnOnce(&TracerShared)) -> bool {
     let mut f = Some(f);
     let _ = PROVIDERS.try_with(|cache| {
         if let Ok(cached) = cache.try_borrow() {
@@ -137,10 +138,15 @@ pub(crate) fn with_provider(id: ProviderId, f: impl FnOnce(&TracerShared)) {
         }
     });
     // Thread teardown: the cache is gone, take the slow path.
-    if let Some(f) = f {
-        if let Some(shared) = lookup_global(id) {
-            f(&shared);
-        }
+    match f {
+        None => true,
+        Some(f) => match lookup_global(id) {
+            Some(shared) => {
+                f(&shared);
+                true
+            }
+            None => false,
+        },
     }
 }
 
@@ -295,8 +301,9 @@ impl std::fmt::Debug for Tracer {
 
 impl Tracer {
     /// A tracer whose spans record nothing: no ids are drawn, no clock is read, nothing
-    /// is allocated, and the spans are invalid so they never become anyone's parent. For
-    /// disabled telemetry and for overhead baselines.
+    /// is allocated. Each span carries its parent's context (invalid for a root), so
+    /// entering one leaves the surrounding trace current and real spans started inside
+    /// still join it. For disabled telemetry and for overhead baselines.
     pub fn noop() -> Tracer {
         static NOOP: std::sync::OnceLock<&'static InstrumentationScope> =
             std::sync::OnceLock::new();
@@ -373,6 +380,9 @@ impl SpanBuilder<'_> {
 
     /// Adds an attribute (samplers see it).
     pub fn with_attribute(mut self, key: impl Into<Key>, value: impl Into<Value>) -> Self {
+        if self.tracer.shared.is_none() {
+            return self; // a no-op tracer keeps nothing
+        }
         if self.attributes.capacity() == 0 {
             self.attributes = super::attr_pool::take();
         }
@@ -382,6 +392,9 @@ impl SpanBuilder<'_> {
 
     /// Adds attributes (samplers see them).
     pub fn with_attributes(mut self, attributes: impl IntoIterator<Item = KeyValue>) -> Self {
+        if self.tracer.shared.is_none() {
+            return self;
+        }
         if self.attributes.capacity() == 0 {
             self.attributes = super::attr_pool::take();
         }
@@ -426,7 +439,14 @@ impl SpanBuilder<'_> {
     /// Starts the span.
     pub fn start(self) -> Span {
         let Some(shared) = &self.tracer.shared else {
-            return Span::new(SpanContext::INVALID, None);
+            // A no-op span stands for its parent, as in OpenTelemetry: entering it keeps
+            // the surrounding trace current, so real spans started inside still join it.
+            let parent = match self.parent {
+                Parent::Current => Context::current_span_context(),
+                Parent::Root => None,
+                Parent::Explicit(sc) => Some(sc),
+            };
+            return Span::new(parent.unwrap_or(SpanContext::INVALID), None);
         };
         let parent = match self.parent {
             Parent::Current => Context::current_span_context(),
@@ -530,16 +550,31 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_noop_tracer_starts_invalid_spans_that_record_nothing() {
+    fn a_noop_tracer_starts_spans_that_record_nothing_and_stand_for_their_parent() {
         let tracer = Tracer::noop();
         assert!(!tracer.is_enabled());
         let mut span = tracer.span_builder("work").with_attribute("k", "v").start();
         assert!(!span.is_recording());
-        assert!(!span.span_context().is_valid());
+        assert!(!span.span_context().is_valid(), "no parent: invalid");
         span.set_attribute("more", 1_i64);
         span.end();
-        // A child of a no-op span is a root of nothing either.
-        let child = tracer.start("child");
-        assert!(!child.span_context().is_valid());
+
+        // Inside a real trace, a no-op span carries the current context, so entering it
+        // keeps real spans started inside in that trace.
+        let exporter = crate::export::InMemorySpanExporter::default();
+        let provider = TracerProvider::builder()
+            .with_span_processor(crate::trace::SimpleSpanProcessor::new(exporter.clone()))
+            .build()
+            .unwrap();
+        let real = provider.tracer("real");
+        let outer = real.start("outer");
+        let outer_context = outer.span_context().clone();
+        let _outer = outer.entered();
+        let noop = tracer.start("skipped");
+        assert_eq!(noop.span_context(), &outer_context);
+        let _noop = noop.entered();
+        drop(real.start("inner"));
+        let inner = exporter.span("inner").unwrap();
+        assert_eq!(inner.parent_span_id, outer_context.span_id());
     }
 }
