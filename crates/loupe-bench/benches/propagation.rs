@@ -185,6 +185,17 @@ fn inject_extract(c: &mut Criterion) {
     });
     g.finish();
 
+    // Seed 000's message form (`BaseMessage.trace_context`): the context written into,
+    // and read back from, a `TraceContext` struct instead of a header map.
+    let mut g = c.benchmark_group("propagation/inject_extract_message");
+    g.bench_function("loupe", |b| {
+        b.iter(|| {
+            let carried = loupe::TraceContext::from_context(black_box(&loupe_cx));
+            black_box(carried.map(|tc| tc.to_context()))
+        })
+    });
+    g.finish();
+
     let mut g = c.benchmark_group("propagation/inject_extract_fresh_map");
     g.bench_function("loupe", |b| {
         b.iter(|| {

@@ -38,6 +38,10 @@ fn parse_hex<const N: usize>(s: &str) -> Result<[u8; N], ParseError> {
         }
     }
     let bytes = s.as_bytes();
+    if let Some(out) = crate::propagation::hex::decode::<N>(bytes) {
+        return Ok(out);
+    }
+    // Not hex: find the character to name in the error.
     let mut out = [0u8; N];
     for (i, byte) in out.iter_mut().enumerate() {
         *byte = (nibble(bytes[2 * i])? << 4) | nibble(bytes[2 * i + 1])?;
@@ -45,11 +49,14 @@ fn parse_hex<const N: usize>(s: &str) -> Result<[u8; N], ParseError> {
     Ok(out)
 }
 
-fn write_hex(f: &mut fmt::Formatter<'_>, bytes: &[u8]) -> fmt::Result {
-    for b in bytes {
-        write!(f, "{b:02x}")?;
-    }
-    Ok(())
+/// One `pad` call (width and alignment apply to the whole id), no per-byte formatting.
+fn write_hex<const N: usize>(f: &mut fmt::Formatter<'_>, bytes: &[u8; N]) -> fmt::Result {
+    let mut buf = [0u8; 32];
+    let Some(out) = buf.get_mut(..2 * N) else {
+        return Err(fmt::Error); // ids are at most 16 bytes
+    };
+    crate::propagation::hex::encode_into(bytes, out);
+    f.pad(std::str::from_utf8(out).map_err(|_| fmt::Error)?)
 }
 
 /// A 16-byte trace id. All zeroes is invalid.

@@ -147,3 +147,25 @@ proptest! {
         prop_assert_eq!(TraceId::from_hex(&id.to_string()).unwrap(), id);
     }
 }
+
+#[test]
+fn ids_print_as_lowercase_hex_with_width_applied_to_the_whole_id() {
+    let trace_id = TraceId::from_hex("4bf92f3577b34da6a3ce929d0e0e4736").unwrap();
+    let span_id = SpanId::from_hex("00f067aa0ba902b7").unwrap();
+    assert_eq!(trace_id.to_string(), "4bf92f3577b34da6a3ce929d0e0e4736");
+    assert_eq!(span_id.to_string(), "00f067aa0ba902b7");
+    assert_eq!(format!("[{span_id:>18}]"), "[  00f067aa0ba902b7]");
+    assert_eq!(
+        format!("{trace_id:?}"),
+        "TraceId(4bf92f3577b34da6a3ce929d0e0e4736)"
+    );
+    // Parsing stays strict: uppercase and other characters are named in the error.
+    assert_eq!(
+        SpanId::from_hex("00F067AA0BA902B7"),
+        Err(ParseError::NotHex('F'))
+    );
+    assert_eq!(
+        TraceId::from_hex("4bf92f3577b34da6a3ce929d0e0e473g"),
+        Err(ParseError::NotHex('g'))
+    );
+}
