@@ -34,6 +34,7 @@ mod limits;
 mod processor;
 mod sampler;
 mod span;
+mod trace_state;
 mod tracer;
 
 pub use crate::export::memory::InMemorySpanExporter;
