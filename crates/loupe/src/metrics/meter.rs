@@ -259,7 +259,9 @@ builders! {
 impl Meter {
     /// A meter whose instruments record nothing (each is the instrument's `noop()`), so
     /// code written against a [`Meter`] can run with telemetry disabled or serve as an
-    /// overhead baseline. Builders still validate names and boundaries.
+    /// overhead baseline. Builders still validate names, boundaries and cardinality
+    /// limits; a name registered twice with different kinds is not detected, since
+    /// nothing is registered.
     pub fn noop() -> Meter {
         static NOOP: std::sync::OnceLock<&'static InstrumentationScope> =
             std::sync::OnceLock::new();
