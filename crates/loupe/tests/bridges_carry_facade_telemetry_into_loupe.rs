@@ -3,18 +3,18 @@
 //! events and log lines as log records tied to their span, metrics in collection.
 
 use loupe::bridge::tracing::LoupeLayer;
-use loupe::logs::{LogRecord, LogSink, LoggerProvider, SinkContext};
+use loupe::logs::{InMemoryLogSink, LogRecord, LoggerProvider};
 use loupe::metrics::{MeterProvider, MetricData, NumberValue};
 use loupe::propagation::{extract_context, inject_context};
 use loupe::trace::{
     Context, InMemorySpanExporter, SimpleSpanProcessor, SpanData, SpanId, SpanKind, Status,
     TraceId, Tracer, TracerProvider,
 };
-use loupe::{ExportError, KeyValue, Value};
+use loupe::{KeyValue, Value};
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::OnceLock;
 use std::time::Duration;
 use tracing::instrument::WithSubscriber as _;
 use tracing::Instrument as _;
@@ -89,33 +89,22 @@ impl Spans {
     }
 }
 
-/// Keeps every record it is given.
+/// Every record reaches an in-memory sink.
 #[derive(Clone, Default)]
-struct Captured(Arc<Mutex<Vec<LogRecord>>>);
-
-impl LogSink for Captured {
-    fn name(&self) -> &'static str {
-        "captured"
-    }
-
-    fn emit(&mut self, record: &LogRecord, _: SinkContext<'_>) -> Result<(), ExportError> {
-        self.0.lock().unwrap().push(record.clone());
-        Ok(())
-    }
-}
+struct Captured(InMemoryLogSink);
 
 impl Captured {
     fn provider(&self, filter: &str) -> LoggerProvider {
         LoggerProvider::builder()
             .with_filter(filter.parse().unwrap())
-            .with_sink(self.clone())
+            .with_sink(self.0.clone())
             .build()
             .unwrap()
     }
 
     fn records(&self, provider: &LoggerProvider) -> Vec<LogRecord> {
         provider.force_flush(Duration::from_secs(5)).unwrap();
-        self.0.lock().unwrap().clone()
+        self.0.records()
     }
 }
 

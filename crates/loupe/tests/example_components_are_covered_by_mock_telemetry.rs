@@ -18,14 +18,13 @@ mod llm;
 #[allow(dead_code)]
 mod stream;
 
-use loupe::common::error::ExportError;
 use loupe::facade::MockSpan;
 use loupe::facade::SpanStatus;
-use loupe::logs::{LogRecord, LogSink, LoggerProvider, SinkContext};
+use loupe::logs::{InMemoryLogSink, LoggerProvider};
 use loupe::packs::llm::{LLMMetrics, LlmMetricsConfig};
 use loupe::packs::plugin::names;
 use loupe::MockTelemetry;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 fn ended(mock: &MockTelemetry) -> Vec<MockSpan> {
@@ -242,25 +241,10 @@ fn the_stream_pipeline_records_the_stage_hierarchy_and_the_query_metrics() {
     );
 }
 
-/// Keeps every record it is given.
-#[derive(Clone, Default)]
-struct Captured(Arc<Mutex<Vec<LogRecord>>>);
-
-impl LogSink for Captured {
-    fn name(&self) -> &'static str {
-        "captured"
-    }
-
-    fn emit(&mut self, record: &LogRecord, _: SinkContext<'_>) -> Result<(), ExportError> {
-        self.0.lock().unwrap().push(record.clone());
-        Ok(())
-    }
-}
-
 #[test]
 fn the_database_node_records_a_span_a_count_and_a_duration_per_query() {
     let mock = MockTelemetry::new();
-    let captured = Captured::default();
+    let captured = InMemoryLogSink::default();
     let logs = LoggerProvider::builder()
         .with_sink(captured.clone())
         .build()
@@ -283,7 +267,7 @@ fn the_database_node_records_a_span_a_count_and_a_duration_per_query() {
         .count();
     assert_eq!(writes, 12);
     // Queries 25 and 50 are slow by construction; others may be slow on a busy machine.
-    let slow = captured.0.lock().unwrap().len();
+    let slow = captured.records().len();
     assert!(slow >= 2, "{slow} slow-query warnings");
 }
 

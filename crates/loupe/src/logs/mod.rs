@@ -58,7 +58,7 @@ pub use logger::{
 pub use processor::{
     AddFields, ExcludeByField, LogProcessor, Redact, DEFAULT_SECRET_KEYS, REDACTED,
 };
-pub use sink::{ConsoleSink, ExporterSink, LogSink, SinkContext};
+pub use sink::{ConsoleSink, ExporterSink, InMemoryLogSink, LogSink, SinkContext};
 
 use crate::common::attribute::{KeyValue, Value};
 use crate::common::error::ExportError;

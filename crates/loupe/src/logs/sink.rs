@@ -173,6 +173,46 @@ impl ExporterSink {
     }
 }
 
+/// Keeps every record it is given, for tests of your own logging. Clones share the same
+/// storage. Records reach a sink on its own thread: call
+/// [`LoggerProvider::force_flush`](super::LoggerProvider::force_flush) before reading.
+#[derive(Clone, Debug, Default)]
+pub struct InMemoryLogSink {
+    records: Arc<Mutex<Vec<LogRecord>>>,
+}
+
+impl InMemoryLogSink {
+    /// Every record emitted so far, in order.
+    pub fn records(&self) -> Vec<LogRecord> {
+        self.records
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    /// Forgets every record so far.
+    pub fn reset(&self) {
+        self.records
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clear();
+    }
+}
+
+impl LogSink for InMemoryLogSink {
+    fn name(&self) -> &'static str {
+        "memory"
+    }
+
+    fn emit(&mut self, record: &LogRecord, _: SinkContext<'_>) -> Result<(), ExportError> {
+        self.records
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(record.clone());
+        Ok(())
+    }
+}
+
 impl LogSink for ExporterSink {
     fn name(&self) -> &'static str {
         self.name
