@@ -96,6 +96,8 @@ pub struct ExporterStats {
     duration_count: StatCounter,
     duration_sum_nanos: StatCounter,
     duration_buckets: [StatCounter; EXPORT_DURATION_BOUNDS.len() + 1],
+    /// When the exporter registered: the start of its cumulative series.
+    pub(crate) registered: std::time::SystemTime,
 }
 
 /// A copy of an exporter's export-duration histogram.
@@ -150,6 +152,7 @@ pub fn register_exporter(
         duration_count: StatCounter::default(),
         duration_sum_nanos: StatCounter::default(),
         duration_buckets: Default::default(),
+        registered: std::time::SystemTime::now(),
     });
     let mut all = EXPORTERS.lock().unwrap_or_else(|p| p.into_inner());
     all.retain(|w| w.strong_count() > 0);

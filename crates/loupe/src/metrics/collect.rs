@@ -302,7 +302,7 @@ fn self_metrics(
         ));
     }
     input_metrics(&mut out, now);
-    exporter_metrics(&mut out, now, start);
+    exporter_metrics(&mut out, now);
     out
 }
 
@@ -345,8 +345,9 @@ fn input_metrics(out: &mut Vec<Metric>, now: SystemTime) {
 }
 
 /// `loupe.sdk.exporter.*`: what each live exporter delivered, failed, rejected and retried,
-/// and how long its exports took.
-fn exporter_metrics(out: &mut Vec<Metric>, now: SystemTime, start: SystemTime) {
+/// and how long its exports took. Each series starts when its exporter registered, the
+/// same for every provider that publishes it.
+fn exporter_metrics(out: &mut Vec<Metric>, now: SystemTime) {
     let exporters = crate::common::stats::exporter_stats();
     if exporters.is_empty() {
         return;
@@ -370,7 +371,7 @@ fn exporter_metrics(out: &mut Vec<Metric>, now: SystemTime, start: SystemTime) {
                     .iter()
                     .map(|e| NumberPoint {
                         attributes: attrs(e),
-                        start_time: start,
+                        start_time: e.registered,
                         time: now,
                         value: NumberValue::U64(get(e)),
                     })
@@ -421,7 +422,7 @@ fn exporter_metrics(out: &mut Vec<Metric>, now: SystemTime, start: SystemTime) {
                     let d = e.durations();
                     HistogramPoint {
                         attributes: attrs(e),
-                        start_time: start,
+                        start_time: e.registered,
                         time: now,
                         count: d.count,
                         sum: d.sum_seconds,
