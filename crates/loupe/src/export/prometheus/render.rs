@@ -6,6 +6,7 @@ use crate::metrics::{
     ExponentialHistogramPoint, HistogramPoint, MetricData, NumberPoint, NumberValue,
     ResourceMetrics,
 };
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::fmt::Write;
 
@@ -124,6 +125,28 @@ pub enum NameKind {
 
 /// A valid Prometheus label name for an attribute key.
 pub fn label_name(key: &str) -> String {
+    label_name_cow(key).into_owned()
+}
+
+/// [`label_name`], borrowing `key` when it is a valid label name already (the common case
+/// for attribute keys without dots).
+fn label_name_cow(key: &str) -> Cow<'_, str> {
+    let bytes = key.as_bytes();
+    let valid = !bytes.is_empty()
+        && !bytes[0].is_ascii_digit()
+        && !key.starts_with("__")
+        && !key.contains("__")
+        && bytes
+            .iter()
+            .all(|&b| b.is_ascii_alphanumeric() || b == b'_');
+    if valid {
+        return Cow::Borrowed(key);
+    }
+    Cow::Owned(sanitized_label_name(key))
+}
+
+/// The full rules of [`label_name`], without the fast path.
+fn sanitized_label_name(key: &str) -> String {
     let mut out = sanitize(key, false);
     if out.starts_with(|c: char| c.is_ascii_digit()) {
         out.insert_str(0, "key_");
@@ -405,12 +428,15 @@ struct SampleContext<'a> {
     format: Format,
 }
 
-impl SampleContext<'_> {
-    fn labels(&self, attributes: &[KeyValue]) -> Vec<(String, String)> {
-        let mut labels = merge_labels(attributes);
+impl<'a> SampleContext<'a> {
+    fn labels<'b>(&self, attributes: &'b [KeyValue]) -> Vec<(Cow<'b, str>, Cow<'b, str>)>
+    where
+        'a: 'b,
+    {
+        let mut labels = merge_labels_cow(attributes);
         for (k, v) in self.const_labels.iter().chain(self.scope_labels) {
             if !labels.iter().any(|(lk, _)| lk == k) {
-                labels.push((k.clone(), v.clone()));
+                labels.push((Cow::Borrowed(k.as_str()), Cow::Borrowed(v.as_str())));
             }
         }
         labels
@@ -420,16 +446,25 @@ impl SampleContext<'_> {
 /// Attribute keys as label names; keys that sanitize to the same name are merged, their
 /// values joined with `;` in key order, as the compatibility specification says.
 pub(crate) fn merge_labels(attributes: &[KeyValue]) -> Vec<(String, String)> {
+    merge_labels_cow(attributes)
+        .into_iter()
+        .map(|(k, v)| (k.into_owned(), v.into_owned()))
+        .collect()
+}
+
+/// [`merge_labels`], borrowing names and string values that need no change.
+fn merge_labels_cow(attributes: &[KeyValue]) -> Vec<(Cow<'_, str>, Cow<'_, str>)> {
     let mut sorted: Vec<&KeyValue> = attributes.iter().collect();
     sorted.sort_by(|a, b| a.key.as_str().cmp(b.key.as_str()));
-    let mut out: Vec<(String, String)> = Vec::with_capacity(sorted.len());
+    let mut out: Vec<(Cow<'_, str>, Cow<'_, str>)> = Vec::with_capacity(sorted.len());
     for kv in sorted {
-        let name = label_name(kv.key.as_str());
+        let name = label_name_cow(kv.key.as_str());
         let value = label_value(&kv.value);
         match out.iter_mut().find(|(k, _)| *k == name) {
             Some((_, v)) => {
-                v.push(';');
-                v.push_str(&value);
+                let merged = v.to_mut();
+                merged.push(';');
+                merged.push_str(&value);
             }
             None => out.push((name, value)),
         }
@@ -437,13 +472,13 @@ pub(crate) fn merge_labels(attributes: &[KeyValue]) -> Vec<(String, String)> {
     out
 }
 
-fn label_value(value: &Value) -> String {
+fn label_value(value: &Value) -> Cow<'_, str> {
     match value {
-        Value::String(s) => s.to_string(),
-        Value::Array(_) => {
-            serde_json::to_string(&crate::export::stdout::json_value(value)).unwrap_or_default()
-        }
-        other => other.to_string(),
+        Value::String(s) => Cow::Borrowed(s.as_ref()),
+        Value::Array(_) => Cow::Owned(
+            serde_json::to_string(&crate::export::stdout::json_value(value)).unwrap_or_default(),
+        ),
+        other => Cow::Owned(other.to_string()),
     }
 }
 
@@ -473,6 +508,10 @@ fn write_labels<'a>(
 }
 
 fn escape_label_value(out: &mut String, value: &str) {
+    if !value.bytes().any(|b| matches!(b, b'\\' | b'"' | b'\n')) {
+        out.push_str(value);
+        return;
+    }
     for c in value.chars() {
         match c {
             '\\' => out.push_str("\\\\"),
@@ -515,7 +554,7 @@ fn number_sample(out: &mut String, ctx: &SampleContext<'_>, suffix: &str, p: &Nu
     let labels = ctx.labels(&p.attributes);
     write_labels(
         out,
-        labels.iter().map(|(k, v)| (k.as_str(), v.as_str())),
+        labels.iter().map(|(k, v)| (k.as_ref(), v.as_ref())),
         None,
     );
     out.push(' ');
@@ -540,7 +579,7 @@ fn bucket_lines(
     sum: f64,
 ) {
     let labels = ctx.labels(attributes);
-    let pairs = || labels.iter().map(|(k, v)| (k.as_str(), v.as_str()));
+    let pairs = || labels.iter().map(|(k, v)| (k.as_ref(), v.as_ref()));
     let mut le = String::new();
     let mut cumulative = 0u64;
     for (bound, n) in buckets {
@@ -620,95 +659,4 @@ pub(crate) fn exponential_buckets(
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn names_follow_the_compatibility_rules() {
-        let n = |name, unit, kind| metric_name(name, unit, kind, None, true);
-        assert_eq!(
-            n("plugin.messages.received", "", NameKind::Counter),
-            "plugin_messages_received_total"
-        );
-        assert_eq!(
-            n("plugin.messages.received", "{message}", NameKind::Counter),
-            "plugin_messages_received_total"
-        );
-        assert_eq!(
-            n("http.server.request.duration", "s", NameKind::Histogram),
-            "http_server_request_duration_seconds"
-        );
-        assert_eq!(
-            n("requests_total", "1", NameKind::Counter),
-            "requests_total"
-        );
-        assert_eq!(
-            n("cpu.utilization", "1", NameKind::Gauge),
-            "cpu_utilization_ratio"
-        );
-        assert_eq!(
-            n("memory.usage", "By", NameKind::Gauge),
-            "memory_usage_bytes"
-        );
-        assert_eq!(
-            n("io.rate", "By/s", NameKind::Gauge),
-            "io_rate_bytes_per_second"
-        );
-        assert_eq!(
-            n("latency_seconds", "s", NameKind::Histogram),
-            "latency_seconds"
-        );
-        assert_eq!(n("9lives..x", "", NameKind::Gauge), "_9lives_x");
-        assert_eq!(
-            metric_name("queue.depth", "", NameKind::Gauge, Some("clusterdb"), true),
-            "clusterdb_queue_depth"
-        );
-        assert_eq!(
-            metric_name("db.time", "ms", NameKind::Histogram, None, false),
-            "db_time"
-        );
-    }
-
-    #[test]
-    fn label_names_are_valid() {
-        assert_eq!(label_name("http.request.method"), "http_request_method");
-        assert_eq!(label_name("0day"), "key_0day");
-        assert_eq!(label_name("__reserved"), "key__reserved");
-        assert_eq!(label_name("ünïcode"), "_n_code");
-    }
-
-    #[test]
-    fn accept_header_negotiation() {
-        assert_eq!(Format::from_accept(None), Format::Text);
-        assert_eq!(Format::from_accept(Some("text/plain")), Format::Text);
-        assert_eq!(
-            Format::from_accept(Some(
-                "application/openmetrics-text;version=1.0.0,application/openmetrics-text;version=0.0.1;q=0.75,text/plain;version=0.0.4;q=0.5,*/*;q=0.1"
-            )),
-            Format::OpenMetrics
-        );
-        assert_eq!(
-            Format::from_accept(Some("application/openmetrics-text;q=0.2,text/plain;q=0.9")),
-            Format::Text
-        );
-        assert_eq!(
-            Format::from_accept(Some("application/openmetrics-text; version=2.0.0")),
-            Format::Text
-        );
-    }
-
-    #[test]
-    fn escaping() {
-        let mut s = String::new();
-        escape_label_value(&mut s, "a\\b\"c\nd");
-        assert_eq!(s, "a\\\\b\\\"c\\nd");
-        assert_eq!(escape_help("x\\y\n\"", Format::Text), "x\\\\y\\n\"");
-        assert_eq!(escape_help("\"", Format::OpenMetrics), "\\\"");
-        let mut f = String::new();
-        format_le(&mut f, 1.0, Format::OpenMetrics);
-        assert_eq!(f, "1.0");
-        f.clear();
-        format_le(&mut f, 0.25, Format::Text);
-        assert_eq!(f, "0.25");
-    }
-}
+mod tests;

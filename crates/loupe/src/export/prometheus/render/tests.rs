@@ -1,0 +1,98 @@
+use super::*;
+
+#[test]
+fn names_follow_the_compatibility_rules() {
+    let n = |name, unit, kind| metric_name(name, unit, kind, None, true);
+    assert_eq!(
+        n("plugin.messages.received", "", NameKind::Counter),
+        "plugin_messages_received_total"
+    );
+    assert_eq!(
+        n("plugin.messages.received", "{message}", NameKind::Counter),
+        "plugin_messages_received_total"
+    );
+    assert_eq!(
+        n("http.server.request.duration", "s", NameKind::Histogram),
+        "http_server_request_duration_seconds"
+    );
+    assert_eq!(
+        n("requests_total", "1", NameKind::Counter),
+        "requests_total"
+    );
+    assert_eq!(
+        n("cpu.utilization", "1", NameKind::Gauge),
+        "cpu_utilization_ratio"
+    );
+    assert_eq!(
+        n("memory.usage", "By", NameKind::Gauge),
+        "memory_usage_bytes"
+    );
+    assert_eq!(
+        n("io.rate", "By/s", NameKind::Gauge),
+        "io_rate_bytes_per_second"
+    );
+    assert_eq!(
+        n("latency_seconds", "s", NameKind::Histogram),
+        "latency_seconds"
+    );
+    assert_eq!(n("9lives..x", "", NameKind::Gauge), "_9lives_x");
+    assert_eq!(
+        metric_name("queue.depth", "", NameKind::Gauge, Some("clusterdb"), true),
+        "clusterdb_queue_depth"
+    );
+    assert_eq!(
+        metric_name("db.time", "ms", NameKind::Histogram, None, false),
+        "db_time"
+    );
+}
+
+proptest::proptest! {
+    #[test]
+    fn the_label_name_fast_path_agrees_with_the_full_rules(key in "[a-z0-9_.:A-Z]{0,12}") {
+        let fast = label_name_cow(&key).into_owned();
+        proptest::prop_assert_eq!(fast, sanitized_label_name(&key));
+    }
+}
+
+#[test]
+fn label_names_are_valid() {
+    assert_eq!(label_name("http.request.method"), "http_request_method");
+    assert_eq!(label_name("0day"), "key_0day");
+    assert_eq!(label_name("__reserved"), "key__reserved");
+    assert_eq!(label_name("ünïcode"), "_n_code");
+}
+
+#[test]
+fn accept_header_negotiation() {
+    assert_eq!(Format::from_accept(None), Format::Text);
+    assert_eq!(Format::from_accept(Some("text/plain")), Format::Text);
+    assert_eq!(
+        Format::from_accept(Some(
+            "application/openmetrics-text;version=1.0.0,application/openmetrics-text;version=0.0.1;q=0.75,text/plain;version=0.0.4;q=0.5,*/*;q=0.1"
+        )),
+        Format::OpenMetrics
+    );
+    assert_eq!(
+        Format::from_accept(Some("application/openmetrics-text;q=0.2,text/plain;q=0.9")),
+        Format::Text
+    );
+    assert_eq!(
+        Format::from_accept(Some("application/openmetrics-text; version=2.0.0")),
+        Format::Text
+    );
+}
+
+#[test]
+fn escaping() {
+    let mut s = String::new();
+    escape_label_value(&mut s, "a\\b\"c\nd");
+    assert_eq!(s, "a\\\\b\\\"c\\nd");
+    assert_eq!(escape_help("x\\y\n\"", Format::Text), "x\\\\y\\n\"");
+    assert_eq!(escape_help("\"", Format::OpenMetrics), "\\\"");
+    let mut f = String::new();
+    format_le(&mut f, 1.0, Format::OpenMetrics);
+    assert_eq!(f, "1.0");
+    f.clear();
+    format_le(&mut f, 0.25, Format::Text);
+    assert_eq!(f, "0.25");
+}
