@@ -253,3 +253,63 @@ fn the_echo_core_facade_logs_with_its_span_and_message_context() {
     assert_eq!(line["fields"]["message.id"], id.to_string());
     assert_eq!(line["span"]["trace_id"], trace_id);
 }
+
+/// Sinks give finished records back for reuse. A reused record must carry nothing of the
+/// one before: not its fields, its redactions, its trace or its event name, whether one
+/// sink or two read it and whether processors changed it in place.
+#[test]
+fn reused_records_carry_nothing_over_from_earlier_ones() {
+    let (one, two) = (
+        loupe::logs::InMemoryLogSink::default(),
+        loupe::logs::InMemoryLogSink::default(),
+    );
+    let provider = LoggerProvider::builder()
+        .with_processor(Redact::default())
+        .with_processor(AddFields::new([KeyValue::new("service", "checkout")]))
+        .with_sink(one.clone())
+        .with_sink(two.clone())
+        .build()
+        .unwrap();
+    let logger = provider.logger("reuse");
+    let spans = InMemorySpanExporter::default();
+    let tracer_provider = TracerProvider::builder()
+        .with_span_processor(SimpleSpanProcessor::new(spans))
+        .build()
+        .unwrap();
+    let tracer = tracer_provider.tracer("reuse");
+    for round in 0..3_000i64 {
+        if round % 2 == 0 {
+            let span = tracer.start("in_a_span");
+            let _entered = span.enter();
+            log_error!(logger, "even", round: round, password: "hunter2", a: 1, b: 2, c: 3);
+        } else {
+            log_info!(logger, "odd", round: round);
+        }
+        if round % 500 == 499 {
+            provider.force_flush(FLUSH).unwrap();
+        }
+    }
+    provider.force_flush(FLUSH).unwrap();
+    for sink in [&one, &two] {
+        let records = sink.records();
+        assert_eq!(records.len(), 3_000);
+        for (round, r) in records.iter().enumerate() {
+            let keys: Vec<&str> = r.attributes.iter().map(|kv| kv.key.as_str()).collect();
+            let message = r.body.as_ref().map(|b| b.as_str().into_owned());
+            if round % 2 == 0 {
+                assert_eq!(keys, ["round", "password", "a", "b", "c", "service"]);
+                assert_eq!(r.attributes[1].value.as_str(), loupe::logs::REDACTED);
+                assert_eq!(message.as_deref(), Some("even"));
+                assert_eq!(r.severity_text, "ERROR");
+                assert!(r.trace_id.is_valid());
+            } else {
+                assert_eq!(keys, ["round", "service"], "record {round}");
+                assert_eq!(message.as_deref(), Some("odd"));
+                assert_eq!(r.severity_text, "INFO");
+                assert!(!r.trace_id.is_valid() && !r.span_id.is_valid());
+            }
+            assert_eq!(r.attributes[0].value, loupe::Value::I64(round as i64));
+            assert!(r.event_name.is_none());
+        }
+    }
+}

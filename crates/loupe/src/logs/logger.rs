@@ -77,13 +77,27 @@ pub trait IntoFields {
     fn into_fields(self, out: &mut Vec<KeyValue>);
 }
 
+/// Fields written by a closure, straight into the record: what the `log_*!` macros
+/// pass. Not part of the API.
+#[doc(hidden)]
+pub struct __FieldsWith<F>(pub F);
+
+impl<F: FnOnce(&mut Vec<KeyValue>)> IntoFields for __FieldsWith<F> {
+    #[inline]
+    fn into_fields(self, out: &mut Vec<KeyValue>) {
+        (self.0)(out);
+    }
+}
+
 impl IntoFields for () {
     fn into_fields(self, _: &mut Vec<KeyValue>) {}
 }
 
 impl IntoFields for Vec<KeyValue> {
     fn into_fields(self, out: &mut Vec<KeyValue>) {
-        if out.is_empty() {
+        // Take the vector over only when `out` could not hold the fields anyway: a
+        // recycled record's vector already has room.
+        if out.is_empty() && out.capacity() < self.len() {
             *out = self;
         } else {
             out.extend(self);
@@ -183,7 +197,10 @@ struct Shared {
 
 impl Shared {
     fn emit(&self, record: LogRecord) {
-        let record = Arc::new(record);
+        self.emit_shared(Arc::new(record));
+    }
+
+    fn emit_shared(&self, record: Arc<LogRecord>) {
         for sink in &self.sinks {
             sink.queue.push(&record);
         }
@@ -328,6 +345,7 @@ impl LoggerProviderBuilder {
     /// Starts one thread per sink.
     pub fn build(self) -> Result<LoggerProvider, ExportError> {
         let processors: Arc<[Box<dyn LogProcessor>]> = self.processors.into();
+        super::pool::allow(self.queue_size);
         let mut sinks = Vec::with_capacity(self.sinks.len());
         for sink in self.sinks {
             let (queue, thread) = SinkQueue::start(
@@ -554,12 +572,14 @@ impl Logger {
 
     fn emit(&self, severity: Severity, message: Value, fields: impl IntoFields) {
         let Some(shared) = &self.shared else { return };
-        let mut record = LogRecord::new(severity, message)
-            .with_scope(self.scope)
-            .with_current_trace_context();
-        fields.into_fields(&mut record.attributes);
-        record.attributes.extend(self.context.iter().cloned());
-        shared.emit(record);
+        // Filled in place, in a record a sink thread gave back when there is one.
+        let record = super::pool::record(severity, message, |record| {
+            record.scope = self.scope;
+            record.set_current_trace_context();
+            fields.into_fields(&mut record.attributes);
+            record.attributes.extend(self.context.iter().cloned());
+        });
+        shared.emit_shared(record);
     }
 
     /// Logs at TRACE.
@@ -626,12 +646,26 @@ macro_rules! log_at {
         let logger = &$logger;
         let level = $level;
         if logger.enabled(level) {
-            let fields: ::std::vec::Vec<$crate::KeyValue> = ::std::vec![
-                $($crate::KeyValue::new($crate::__loupe_field_key!($key), $value)),*
-            ];
-            logger.log(level, $msg, fields);
+            // The fields are built straight into the record's own (usually recycled)
+            // vector: no allocation and no copy of their own.
+            logger.log(
+                level,
+                $msg,
+                $crate::logs::__FieldsWith(|fields: &mut ::std::vec::Vec<$crate::KeyValue>| {
+                    fields.reserve(0 $(+ $crate::__loupe_one!($key))*);
+                    $(fields.push($crate::KeyValue::new($crate::__loupe_field_key!($key), $value));)*
+                }),
+            );
         }
     }};
+}
+
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __loupe_one {
+    ($key:tt) => {
+        1
+    };
 }
 
 #[doc(hidden)]

@@ -41,6 +41,7 @@ mod file;
 mod filter;
 mod format;
 mod logger;
+mod pool;
 mod processor;
 mod sink;
 
@@ -49,6 +50,8 @@ pub use elasticsearch::{ElasticsearchSink, ElasticsearchSinkBuilder};
 pub use file::{FileSink, FileSinkBuilder, FileSinkError, RotationPolicy};
 pub use filter::LogFilter;
 pub use format::LogFormat;
+#[doc(hidden)]
+pub use logger::__FieldsWith;
 pub(crate) use logger::interned_scope;
 pub use logger::{
     json_to_value, logger, logger_provider, set_logger_provider, take_logger_provider,
@@ -150,6 +153,22 @@ impl LogRecord {
         }
     }
 
+    /// Makes a recycled record (see `pool`) a new record observed now, as
+    /// [`new`](LogRecord::new) would; the field vector is kept as it is.
+    fn refill(&mut self, severity: Severity, body: Value) {
+        let now = SystemTime::now();
+        self.timestamp = Some(now);
+        self.observed_timestamp = now;
+        self.severity_number = severity as u8;
+        self.severity_text = Cow::Borrowed(severity.as_str());
+        self.body = Some(body);
+        self.trace_id = TraceId::INVALID;
+        self.span_id = SpanId::INVALID;
+        self.trace_flags = TraceFlags::NONE;
+        self.event_name = None;
+        self.scope = default_scope();
+    }
+
     /// Adds an attribute.
     pub fn with_attribute(mut self, kv: KeyValue) -> Self {
         self.attributes.push(kv);
@@ -164,12 +183,16 @@ impl LogRecord {
 
     /// Ties the record to the current span, if there is one.
     pub fn with_current_trace_context(mut self) -> Self {
+        self.set_current_trace_context();
+        self
+    }
+
+    fn set_current_trace_context(&mut self) {
         if let Some((trace_id, span_id, flags)) = Context::current_ids() {
             self.trace_id = trace_id;
             self.span_id = span_id;
             self.trace_flags = flags;
         }
-        self
     }
 }
 

@@ -400,6 +400,7 @@ impl SinkQueue {
         let interval = sink.flush_interval();
         let mut next_flush = interval.map(|i| Instant::now() + i);
         let mut batch = VecDeque::new();
+        let mut finished = Vec::new();
         loop {
             let (flush_ticket, shutdown) = {
                 let mut state = self.lock();
@@ -428,18 +429,30 @@ impl SinkQueue {
                 std::mem::swap(&mut batch, &mut state.records);
                 (state.flush_requested, state.shutdown)
             };
-            for record in batch.drain(..) {
+            for mut record in batch.drain(..) {
                 let result = if processors.is_empty() {
-                    sink.emit(&record, cx)
+                    Some(sink.emit(&record, cx))
+                } else if let Some(only) = Arc::get_mut(&mut record) {
+                    // No other sink still reads it: process it in place.
+                    processors
+                        .iter()
+                        .all(|p| p.process(only))
+                        .then(|| sink.emit(only, cx))
                 } else {
                     let mut owned = LogRecord::clone(&record);
-                    if !processors.iter().all(|p| p.process(&mut owned)) {
-                        continue;
-                    }
-                    sink.emit(&owned, cx)
+                    processors
+                        .iter()
+                        .all(|p| p.process(&mut owned))
+                        .then(|| sink.emit(&owned, cx))
                 };
-                report(result);
+                if let Some(result) = result {
+                    report(result);
+                }
+                if super::pool::reset(&mut record) {
+                    finished.push(record);
+                }
             }
+            super::pool::give_back(&mut finished);
             let due = next_flush.is_some_and(|at| at <= Instant::now());
             if shutdown {
                 report(sink.shutdown(cx));
