@@ -254,10 +254,13 @@ impl SpanProcessor for BatchSpanProcessor {
             return;
         }
         let inner = &self.inner;
+        // Borrowed by the closure, not captured: every by-value hop of `SpanData` is a
+        // copy of a few hundred bytes.
+        let mut span = Some(span);
         let pushed = BUFFERS.try_with(|cache| {
             if let Ok(cached) = cache.try_borrow() {
                 if let Some((_, buf)) = cached.iter().find(|(id, _)| *id == inner.id) {
-                    inner.push(buf, span);
+                    inner.push(buf, &mut span);
                     return;
                 }
             }
@@ -266,7 +269,7 @@ impl SpanProcessor for BatchSpanProcessor {
                 cached.retain(|(_, b)| !b.lock().map(|b| b.closed).unwrap_or(true));
                 cached.push((inner.id, Arc::clone(&buf)));
             }
-            inner.push(&buf, span);
+            inner.push(&buf, &mut span);
         });
         if pushed.is_err() {
             // Thread teardown: no buffer can be kept, so the span is lost. Count it.
@@ -315,8 +318,9 @@ impl Inner {
         buf
     }
 
+    /// Queues `span` (taken out of the option) in this thread's buffer.
     #[inline]
-    fn push(&self, buf: &Mutex<ThreadBuffer>, span: SpanData) {
+    fn push(&self, buf: &Mutex<ThreadBuffer>, span: &mut Option<SpanData>) {
         let mut b = buf.lock().unwrap_or_else(|p| p.into_inner());
         if b.closed {
             return;
@@ -329,7 +333,9 @@ impl Inner {
             }
         }
         b.credits -= 1;
-        b.spans.push(span);
+        if let Some(span) = span.take() {
+            b.spans.push(span);
+        }
         if !b.returned.is_empty() {
             super::attr_pool::refill(&mut b.returned);
         }

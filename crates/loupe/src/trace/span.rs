@@ -383,7 +383,15 @@ impl Span {
                 mut data, provider, ..
             } = rec;
             data.end_time = timestamp.max(data.start_time);
-            if !with_provider(provider, |shared| shared.on_end(data)) {
+            // The closure borrows the span data rather than capturing it: `SpanData` is
+            // a few hundred bytes, and every by-value hop is a copy on the hot path.
+            let mut data = Some(data);
+            let ended = with_provider(provider, |shared| {
+                if let Some(data) = data.take() {
+                    shared.on_end(data);
+                }
+            });
+            if !ended {
                 super::tracer::span_after_shutdown();
             }
         }

@@ -373,12 +373,14 @@ pub struct SpanBuilder<'a> {
 
 impl SpanBuilder<'_> {
     /// The span kind; default [`SpanKind::Internal`].
+    #[inline]
     pub fn with_kind(mut self, kind: SpanKind) -> Self {
         self.kind = kind;
         self
     }
 
     /// Adds an attribute (samplers see it).
+    #[inline]
     pub fn with_attribute(mut self, key: impl Into<Key>, value: impl Into<Value>) -> Self {
         if self.tracer.shared.is_none() {
             return self; // a no-op tracer keeps nothing
@@ -391,6 +393,7 @@ impl SpanBuilder<'_> {
     }
 
     /// Adds attributes (samplers see them).
+    #[inline]
     pub fn with_attributes(mut self, attributes: impl IntoIterator<Item = KeyValue>) -> Self {
         if self.tracer.shared.is_none() {
             return self;
@@ -410,12 +413,14 @@ impl SpanBuilder<'_> {
 
     /// Makes the span a child of `parent` (a local span's context or a remote one) instead
     /// of the current span. An invalid context makes it a root.
+    #[inline]
     pub fn with_parent(mut self, parent: SpanContext) -> Self {
         self.parent = Parent::Explicit(parent);
         self
     }
 
     /// Makes the span a child of the span in `cx`, or a root if `cx` has none.
+    #[inline]
     pub fn with_parent_context(mut self, cx: &Context) -> Self {
         self.parent = match cx.span_context() {
             Some(sc) => Parent::Explicit(sc.clone()),
@@ -425,12 +430,14 @@ impl SpanBuilder<'_> {
     }
 
     /// Starts a new trace even if a span is current.
+    #[inline]
     pub fn as_root(mut self) -> Self {
         self.parent = Parent::Root;
         self
     }
 
     /// The start time; default now.
+    #[inline]
     pub fn with_start_time(mut self, time: SystemTime) -> Self {
         self.start_time = Some(time);
         self
@@ -494,23 +501,26 @@ impl SpanBuilder<'_> {
         );
         let max_links = limits.max_links_per_span as usize;
         let dropped_links_count = self.links.len().saturating_sub(max_links) as u32;
-        let links = self
-            .links
-            .into_iter()
-            .take(max_links)
-            .map(|l| {
-                let (attributes, dropped) = limited_attributes(
-                    l.attributes,
-                    limits.max_attributes_per_link as usize,
-                    limits.max_attribute_value_length,
-                );
-                Link {
-                    span_context: l.span_context,
-                    attributes,
-                    dropped_attributes_count: l.dropped_attributes_count + dropped,
-                }
-            })
-            .collect();
+        let links = if self.links.is_empty() {
+            Vec::new()
+        } else {
+            self.links
+                .into_iter()
+                .take(max_links)
+                .map(|l| {
+                    let (attributes, dropped) = limited_attributes(
+                        l.attributes,
+                        limits.max_attributes_per_link as usize,
+                        limits.max_attribute_value_length,
+                    );
+                    Link {
+                        span_context: l.span_context,
+                        attributes,
+                        dropped_attributes_count: l.dropped_attributes_count + dropped,
+                    }
+                })
+                .collect()
+        };
         let start_time = self.start_time.unwrap_or_else(SystemTime::now);
         let mut data = SpanData {
             span_context: context.clone(),
