@@ -336,6 +336,8 @@ impl LoggerProviderBuilder {
 
     /// Records each sink's queue holds before new ones are dropped (default 2048). A sink
     /// holds at most twice this: a full queue plus the batch it is working through.
+    /// Finished records are kept for reuse, up to the largest queue size of any provider
+    /// (at most 65,536), so logging in bursts does not allocate per record.
     #[must_use]
     pub fn with_queue_size(mut self, n: usize) -> Self {
         self.queue_size = n.max(1);
