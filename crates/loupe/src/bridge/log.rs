@@ -25,7 +25,7 @@
 
 use crate::common::attribute::Value;
 use crate::common::scope::InstrumentationScope;
-use crate::logs::{LogRecord, LoggerProvider, Severity};
+use crate::logs::{LoggerProvider, Severity};
 use rustc_hash::FxHashMap;
 use std::borrow::Cow;
 use std::cell::RefCell;
@@ -106,10 +106,12 @@ impl log::Log for LoupeLogger {
             Some(literal) => Value::String(Cow::Borrowed(literal)),
             None => Value::String(Cow::Owned(format_args(record.args()))),
         };
-        let record = LogRecord::new(severity(record.level()), body)
-            .with_scope(scope_for(record.target()))
-            .with_current_trace_context();
-        self.provider.emit(record);
+        // Filled in place, in a record a sink thread gave back when there is one.
+        self.provider
+            .emit_filled(severity(record.level()), body, |filled| {
+                filled.scope = scope_for(record.target());
+                filled.set_current_trace_context();
+            });
     }
 
     fn flush(&self) {

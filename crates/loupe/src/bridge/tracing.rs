@@ -58,7 +58,7 @@ mod fields;
 
 use crate::common::attribute::{KeyValue, Value};
 use crate::common::scope::InstrumentationScope;
-use crate::logs::{LogRecord, LoggerProvider, Severity};
+use crate::logs::{LoggerProvider, Severity};
 use crate::trace::{Context as LoupeContext, Link, Span, SpanBuilder, SpanContext, Status, Tracer};
 use fields::{with_scratch, EventFields, SpanFields, Special, StatusCode};
 use rustc_hash::FxHashMap;
@@ -447,21 +447,6 @@ where
         if (severity as u8) < self.logs_floor || !provider.enabled(meta.target(), severity) {
             return;
         }
-        let mut record = LogRecord::new(severity, Value::String(Cow::Borrowed("")));
-        record.body = with_scratch(|attributes| {
-            let mut fields = EventFields {
-                body: None,
-                attributes,
-                has_exception: false,
-            };
-            event.record(&mut fields);
-            let body = fields.body;
-            // Moved into an exact-size vector; the scratch buffer keeps its capacity.
-            record.attributes = Vec::with_capacity(attributes.len());
-            record.attributes.append(attributes);
-            body
-        });
-        record.scope = scope_for(meta.target());
         let context = if let Some(parent) = event.parent() {
             self.span_context_of(parent, &ctx)
         } else if event.is_contextual() {
@@ -469,11 +454,27 @@ where
         } else {
             None
         };
-        if let Some(sc) = context.filter(SpanContext::is_valid) {
-            record.trace_id = sc.trace_id();
-            record.span_id = sc.span_id();
-            record.trace_flags = sc.trace_flags();
-        }
-        provider.emit(record);
+        // Filled in place, in a record a sink thread gave back when there is one.
+        provider.emit_filled(severity, Value::String(Cow::Borrowed("")), |record| {
+            record.body = with_scratch(|attributes| {
+                let mut fields = EventFields {
+                    body: None,
+                    attributes,
+                    has_exception: false,
+                };
+                event.record(&mut fields);
+                let body = fields.body;
+                // Moved into the record's own vector; the scratch buffer keeps its
+                // capacity.
+                record.attributes.append(attributes);
+                body
+            });
+            record.scope = scope_for(meta.target());
+            if let Some(sc) = context.filter(SpanContext::is_valid) {
+                record.trace_id = sc.trace_id();
+                record.span_id = sc.span_id();
+                record.trace_flags = sc.trace_flags();
+            }
+        });
     }
 }

@@ -429,6 +429,25 @@ impl LoggerProvider {
         }
     }
 
+    /// [`emit`](LoggerProvider::emit) for the bridges, with a record built in place: a
+    /// recycled one when a sink gave one back. `fill` completes a record observed now
+    /// with `severity` and `body`; the filter then applies as in `emit`.
+    pub(crate) fn emit_filled(
+        &self,
+        severity: Severity,
+        body: Value,
+        fill: impl FnOnce(&mut LogRecord),
+    ) {
+        let record = super::pool::record(severity, body, fill);
+        if self
+            .shared
+            .filter
+            .enabled(&record.scope.name, severity_of(record.severity_number))
+        {
+            self.shared.emit_shared(record);
+        }
+    }
+
     /// Waits until every sink has delivered what was logged before the call.
     pub fn force_flush(&self, timeout: Duration) -> Result<(), ExportError> {
         let deadline = Instant::now() + timeout;

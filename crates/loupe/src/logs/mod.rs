@@ -187,7 +187,7 @@ impl LogRecord {
         self
     }
 
-    fn set_current_trace_context(&mut self) {
+    pub(crate) fn set_current_trace_context(&mut self) {
         if let Some((trace_id, span_id, flags)) = Context::current_ids() {
             self.trace_id = trace_id;
             self.span_id = span_id;
