@@ -24,9 +24,7 @@
 //! Structured key-values (`log`'s `kv` feature) are not read: the feature is off.
 
 use crate::common::attribute::Value;
-use crate::common::scope::InstrumentationScope;
 use crate::logs::{LoggerProvider, Severity};
-use rustc_hash::FxHashMap;
 use std::borrow::Cow;
 use std::cell::RefCell;
 use std::fmt;
@@ -109,7 +107,7 @@ impl log::Log for LoupeLogger {
         // Filled in place, in a record a sink thread gave back when there is one.
         self.provider
             .emit_filled(severity(record.level()), body, |filled| {
-                filled.scope = scope_for(record.target());
+                filled.scope = crate::logs::interned_scope(record.target());
                 filled.set_current_trace_context();
             });
     }
@@ -121,8 +119,6 @@ impl log::Log for LoupeLogger {
 
 thread_local! {
     static FMT_BUF: RefCell<String> = const { RefCell::new(String::new()) };
-    static SCOPES: RefCell<FxHashMap<(usize, usize), &'static InstrumentationScope>> =
-        RefCell::new(FxHashMap::default());
 }
 
 /// Formats into a reused buffer, then copies out: one exact allocation per message.
@@ -148,30 +144,6 @@ fn format_args(args: &fmt::Arguments<'_>) -> String {
     out
 }
 
-/// The interned scope of a target. `log` targets are usually `module_path!()` — static, so
-/// their address identifies them — but may be any string, so a hit is confirmed by name.
-fn scope_for(target: &str) -> &'static InstrumentationScope {
-    let key = (target.as_ptr() as usize, target.len());
-    let cached = SCOPES
-        .try_with(|cell| cell.try_borrow().ok()?.get(&key).copied())
-        .ok()
-        .flatten()
-        .filter(|scope| scope.name == target);
-    if let Some(scope) = cached {
-        return scope;
-    }
-    let scope = crate::logs::interned_scope(target);
-    let _ = SCOPES.try_with(|cell| {
-        if let Ok(mut map) = cell.try_borrow_mut() {
-            if map.len() >= 4096 {
-                map.clear();
-            }
-            map.insert(key, scope);
-        }
-    });
-    scope
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -194,10 +166,10 @@ mod tests {
     #[test]
     fn scopes_are_confirmed_by_name_not_only_by_address() {
         let mut target = String::from("first::target");
-        let first = scope_for(&target);
+        let first = crate::logs::interned_scope(&target);
         assert_eq!(first.name, "first::target");
         // Same address and length, other text.
         target.replace_range(.., "other::target");
-        assert_eq!(scope_for(&target).name, "other::target");
+        assert_eq!(crate::logs::interned_scope(&target).name, "other::target");
     }
 }

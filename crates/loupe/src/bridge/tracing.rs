@@ -57,13 +57,10 @@ mod current;
 mod fields;
 
 use crate::common::attribute::{KeyValue, Value};
-use crate::common::scope::InstrumentationScope;
 use crate::logs::{LoggerProvider, Severity};
 use crate::trace::{Context as LoupeContext, Link, Span, SpanBuilder, SpanContext, Status, Tracer};
 use fields::{with_scratch, EventFields, SpanFields, Special, StatusCode};
-use rustc_hash::FxHashMap;
 use std::borrow::Cow;
-use std::cell::RefCell;
 use std::fmt;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::SystemTime;
@@ -296,34 +293,6 @@ fn severity(level: &Level) -> Severity {
     }
 }
 
-thread_local! {
-    /// Interned log scopes by target (targets are `'static`: the pointer identifies them).
-    static SCOPES: RefCell<FxHashMap<(usize, usize), &'static InstrumentationScope>> =
-        RefCell::new(FxHashMap::default());
-}
-
-fn scope_for(target: &'static str) -> &'static InstrumentationScope {
-    let key = (target.as_ptr() as usize, target.len());
-    let cached = SCOPES
-        .try_with(|cell| cell.try_borrow().ok()?.get(&key).copied())
-        .ok()
-        .flatten();
-    if let Some(scope) = cached {
-        return scope;
-    }
-    let scope = crate::logs::interned_scope(target);
-    let _ = SCOPES.try_with(|cell| {
-        if let Ok(mut map) = cell.try_borrow_mut() {
-            // Targets are a program's module paths: few. Bound it anyway.
-            if map.len() >= 4096 {
-                map.clear();
-            }
-            map.insert(key, scope);
-        }
-    });
-    scope
-}
-
 impl<S> Layer<S> for LoupeLayer
 where
     S: Subscriber + for<'a> LookupSpan<'a>,
@@ -469,7 +438,7 @@ where
                 record.attributes.append(attributes);
                 body
             });
-            record.scope = scope_for(meta.target());
+            record.scope = crate::logs::interned_scope(meta.target());
             if let Some(sc) = context.filter(SpanContext::is_valid) {
                 record.trace_id = sc.trace_id();
                 record.span_id = sc.span_id();

@@ -9,7 +9,9 @@ use crate::common::attribute::{Array, KeyValue, Value};
 use crate::common::error::ExportError;
 use crate::common::resource::Resource;
 use crate::common::scope::InstrumentationScope;
+use rustc_hash::FxHashMap;
 use std::borrow::Cow;
+use std::cell::RefCell;
 use std::collections::HashMap;
 use std::fmt;
 use std::sync::{Arc, Mutex, RwLock};
@@ -504,8 +506,34 @@ fn scope_for(name: Cow<'static, str>) -> &'static InstrumentationScope {
 }
 
 /// The scope for a target, shared by every record from that target.
+/// The interned scope of a target, cached per thread (the bridges look one up per
+/// record). Targets are usually `module_path!()` — static, so their address identifies
+/// them — but may be any string, so a hit is confirmed by name.
 pub(crate) fn interned_scope(target: &str) -> &'static InstrumentationScope {
-    scope_for(Cow::Owned(target.to_owned()))
+    let key = (target.as_ptr() as usize, target.len());
+    let cached = TARGET_SCOPES
+        .try_with(|cell| cell.try_borrow().ok()?.get(&key).copied())
+        .ok()
+        .flatten()
+        .filter(|scope| scope.name == target);
+    if let Some(scope) = cached {
+        return scope;
+    }
+    let scope = scope_for(Cow::Owned(target.to_owned()));
+    let _ = TARGET_SCOPES.try_with(|cell| {
+        if let Ok(mut map) = cell.try_borrow_mut() {
+            if map.len() >= 4096 {
+                map.clear();
+            }
+            map.insert(key, scope);
+        }
+    });
+    scope
+}
+
+thread_local! {
+    static TARGET_SCOPES: RefCell<FxHashMap<(usize, usize), &'static InstrumentationScope>> =
+        RefCell::new(FxHashMap::default());
 }
 
 /// Emits log records for one target (001's `StructuredLogger`). Cheap to clone; a logger
