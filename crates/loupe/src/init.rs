@@ -233,11 +233,13 @@ fn logger_provider(
                 index_pattern,
                 buffer_size,
                 flush_interval_ms,
+                tls,
             } => builder.with_sink(
                 ElasticsearchSink::builder(url.clone())
                     .with_index_pattern(index_pattern.clone())
                     .with_buffer_size(*buffer_size)
                     .with_flush_interval(Duration::from_millis(*flush_interval_ms))
+                    .with_tls(tls.clone())
                     .build()?,
             ),
         };
@@ -451,6 +453,7 @@ fn otlp_config(config: &TelemetryConfig, signal: Signal) -> Result<OtlpConfig, C
             otlp = otlp.with_header("api-key", key.clone());
         }
     }
+    otlp.tls = config.otlp.tls.clone();
     otlp.signals = config.otlp.signals.clone();
     Ok(otlp)
 }

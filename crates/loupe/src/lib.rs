@@ -99,7 +99,7 @@ pub mod export;
 pub mod facade;
 #[cfg(feature = "prometheus")]
 pub mod health;
-#[cfg(feature = "otlp")]
+#[cfg(all(feature = "otlp", feature = "prometheus"))]
 mod init;
 pub mod logs;
 pub mod metrics;
@@ -117,7 +117,7 @@ pub use facade::{
     attributes, BoxedSpan, CoreTelemetry, MockTelemetry, NoopTelemetry, SpanGuard, SpanStatus,
     Telemetry, TelemetryContext, TelemetryExt, TraceContext,
 };
-#[cfg(feature = "otlp")]
+#[cfg(all(feature = "otlp", feature = "prometheus"))]
 pub use init::{init, InitError, TelemetryGuard};
 
 // Compile and run the README's examples as doc tests, so the quick start cannot rot.

@@ -92,6 +92,33 @@ fn builder_beats_environment_beats_file_beats_defaults() {
 }
 
 #[test]
+fn otlp_tls_files_come_from_the_file_and_the_environment_wins_per_file() {
+    let file = TelemetryConfig::from_yaml_str_with(
+        "otlp:\n  tls:\n    certificate: /file/ca.pem\n    client_certificate: /file/c.pem\n    client_key: /file/c.key\n",
+        env(&[]),
+    )
+    .unwrap();
+    let resolved = file
+        .resolve_with(env(&[("OTEL_EXPORTER_OTLP_CLIENT_KEY", "/env/c.key")]))
+        .unwrap();
+    let tls = &resolved.otlp.tls;
+    assert_eq!(
+        tls.certificate.as_deref(),
+        Some(std::path::Path::new("/file/ca.pem"))
+    );
+    assert_eq!(
+        tls.client_certificate.as_deref(),
+        Some(std::path::Path::new("/file/c.pem"))
+    );
+    assert_eq!(
+        tls.client_key.as_deref(),
+        Some(std::path::Path::new("/env/c.key"))
+    );
+    let typo = TelemetryConfig::from_yaml_str_with("otlp:\n  tls:\n    ca_file: /x\n", env(&[]));
+    assert!(typo.is_err(), "unknown TLS keys are rejected");
+}
+
+#[test]
 fn the_004_builder_reads_like_the_seed() {
     let config = TelemetryConfig::new("stream-processor")
         .with_otlp_endpoint("http://collector:4317")
@@ -153,6 +180,8 @@ fn every_named_variable_is_honoured() {
         ("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "http://traces:4318/custom"),
         ("OTEL_EXPORTER_OTLP_METRICS_PROTOCOL", "http/json"),
         ("OTEL_EXPORTER_OTLP_LOGS_TIMEOUT", "1234"),
+        ("OTEL_EXPORTER_OTLP_CERTIFICATE", "/etc/ca.pem"),
+        ("OTEL_EXPORTER_OTLP_LOGS_CLIENT_KEY", "/etc/logs.key"),
         ("OTEL_TRACES_EXPORTER", "zipkin"),
         ("OTEL_METRICS_EXPORTER", "prometheus"),
         ("OTEL_LOGS_EXPORTER", "none"),
@@ -208,6 +237,14 @@ fn every_named_variable_is_honoured() {
     );
     let logs = &c.otlp.signals[Signal::Logs as usize];
     assert_eq!(logs.timeout, Some(Duration::from_millis(1234)));
+    assert_eq!(
+        c.otlp.tls.certificate.as_deref(),
+        Some(std::path::Path::new("/etc/ca.pem"))
+    );
+    assert_eq!(
+        logs.tls.client_key.as_deref(),
+        Some(std::path::Path::new("/etc/logs.key"))
+    );
     assert_eq!(c.tracing.exporter, ExporterKind::Zipkin);
     assert!(c.metrics.prometheus_enabled && !c.metrics.otlp_enabled);
     assert_eq!(c.logging.exporter, ExporterKind::None);

@@ -5,6 +5,7 @@
 mod support;
 
 use loupe::common::stats::{exporter_stats, ExporterStats};
+use loupe::export::tls::TlsConfig;
 use loupe::export::RetryPolicy;
 use loupe::logs::{ElasticsearchSink, LogRecord, LoggerProvider, Severity};
 use loupe::trace::TracerProvider;
@@ -37,7 +38,12 @@ fn bulk_server(args: &[&str]) -> (Peer, String) {
         .strip_prefix("PORT ")
         .and_then(|p| p.parse().ok())
         .unwrap_or_else(|| panic!("unexpected first line {line:?}"));
-    (peer, format!("http://127.0.0.1:{port}"))
+    let scheme = if args.contains(&"--tls") {
+        "https"
+    } else {
+        "http"
+    };
+    (peer, format!("{scheme}://127.0.0.1:{port}"))
 }
 
 fn get_json(url: &str) -> Value {
@@ -257,6 +263,37 @@ fn a_full_buffer_and_the_flush_interval_each_send_without_being_asked() {
 }
 
 #[test]
+fn an_https_cluster_is_reached_through_its_own_authority() {
+    let _serial = serial();
+    let pki = support::pki::pki("elasticsearch");
+    let (server, url) = bulk_server(&[
+        "--tls",
+        pki.server_cert.to_str().unwrap(),
+        pki.server_key.to_str().unwrap(),
+    ]);
+    assert!(url.starts_with("https://"));
+    let sink = ElasticsearchSink::builder(&url)
+        .with_buffer_size(1)
+        .with_tls(TlsConfig::default().with_certificate(&pki.ca))
+        .build()
+        .unwrap();
+    let (provider, stats) = provider_with(sink);
+    provider.emit(record(DAY_ONE_MS, 1, None));
+    let sent = server.next_json(WAIT, |v| v.get("bulk").is_some());
+    assert_eq!(sent["bulk"], 1, "{sent}");
+    wait_for("the record to be counted", WAIT, || {
+        (stats.exported.get() == 1).then_some(())
+    });
+    provider.shutdown(WAIT).unwrap();
+
+    let missing = ElasticsearchSink::builder(&url)
+        .with_tls(TlsConfig::default().with_certificate("/nonexistent/http_ca.crt"))
+        .build()
+        .unwrap_err();
+    assert_eq!(missing.field, "elasticsearch.tls.certificate", "{missing}");
+}
+
+#[test]
 fn refused_credentials_fail_at_once_and_are_counted() {
     let _serial = serial();
     let (server, url) = bulk_server(&["--api-key", "right"]);
@@ -280,9 +317,9 @@ fn refused_credentials_fail_at_once_and_are_counted() {
 
 #[test]
 fn settings_elasticsearch_cannot_use_are_refused_when_building() {
-    let https = ElasticsearchSink::new("https://elasticsearch:9200").unwrap_err();
-    assert_eq!(https.field, "elasticsearch.url");
-    assert!(https.to_string().contains("TLS"), "{https}");
+    let ftp = ElasticsearchSink::new("ftp://elasticsearch:9200").unwrap_err();
+    assert_eq!(ftp.field, "elasticsearch.url");
+    assert!(ftp.to_string().contains("https://"), "{ftp}");
     let upper = ElasticsearchSink::builder("http://elasticsearch:9200")
         .with_index_pattern("Logs-%Y")
         .build()

@@ -54,6 +54,7 @@ impl Utc {
 
     /// Expands the strftime conversions an index or file pattern uses — `%Y`, `%m`, `%d`,
     /// `%H`, `%M`, `%S` and `%%` — leaving any other text as it is.
+    #[cfg_attr(not(feature = "http-export"), allow(dead_code))]
     pub fn format(&self, pattern: &str) -> String {
         let mut out = String::with_capacity(pattern.len() + 8);
         let mut chars = pattern.chars();
@@ -83,6 +84,7 @@ impl Utc {
 
 /// RFC 3339 in UTC with as many fractional digits as needed (0, 3, 6 or 9), the way the
 /// seed's `chrono::DateTime<Utc>` serializes: `2025-01-31T12:00:00.250Z`.
+#[cfg_attr(not(feature = "http-export"), allow(dead_code))]
 pub(crate) fn rfc3339(t: SystemTime) -> String {
     let u = Utc::of(t);
     let mut text = format!(

@@ -251,6 +251,7 @@ fn otlp(c: &mut TelemetryConfig, lookup: Lookup<'_>) -> Result<(), ConfigError> 
         }
         .into();
     }
+    c.otlp.tls = env.tls.or(&c.otlp.tls);
     if set("OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE") {
         c.otlp.temporality = match env.temporality {
             Temporality::Cumulative => "cumulative",
@@ -275,6 +276,7 @@ fn otlp(c: &mut TelemetryConfig, lookup: Lookup<'_>) -> Result<(), ConfigError> 
         if overrides.compression.is_some() {
             mine.compression = overrides.compression;
         }
+        mine.tls = overrides.tls.or(&mine.tls);
     }
     Ok(())
 }

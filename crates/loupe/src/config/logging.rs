@@ -53,6 +53,11 @@ pub enum LogSinkConfig {
         /// Longest wait before buffered records are sent.
         #[serde(default = "default_flush_interval_ms")]
         flush_interval_ms: u64,
+        /// For an `https://` cluster: `certificate` (the authority to trust instead of the
+        /// system's, e.g. Elasticsearch 8's `http_ca.crt`), `client_certificate`,
+        /// `client_key`.
+        #[serde(default)]
+        tls: crate::export::tls::TlsConfig,
     },
 }
 

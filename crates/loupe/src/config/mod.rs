@@ -270,6 +270,10 @@ pub struct OtlpSettings {
     pub temporality: String,
     /// Per-request timeout, milliseconds.
     pub timeout_ms: u64,
+    /// TLS files for `https://` endpoints: `certificate` (the certificate authorities to
+    /// trust instead of the system's), `client_certificate` and `client_key` (mutual TLS).
+    /// `OTEL_EXPORTER_OTLP_CERTIFICATE`, `_CLIENT_CERTIFICATE` and `_CLIENT_KEY` set them too.
+    pub tls: crate::export::tls::TlsConfig,
     /// Per-signal settings from `OTEL_EXPORTER_OTLP_{TRACES,METRICS,LOGS}_*`, indexed by
     /// [`Signal`](crate::export::otlp::Signal); a per-signal endpoint is used as given.
     #[serde(skip)]
@@ -284,6 +288,7 @@ impl Default for OtlpSettings {
             compression: "none".into(),
             temporality: "cumulative".into(),
             timeout_ms: 10_000,
+            tls: Default::default(),
             signals: Default::default(),
         }
     }

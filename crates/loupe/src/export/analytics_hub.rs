@@ -236,6 +236,7 @@ impl AnalyticsHubExporter {
             url,
             &[("content-type", "application/json")],
             &api_key,
+            &Default::default(),
         )?;
         let initial_backoff = Duration::from_millis(config.retry_delay_ms);
         let max_backoff = initial_backoff

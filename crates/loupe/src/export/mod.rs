@@ -10,6 +10,9 @@
 //! * [`zipkin`]: Zipkin v2 JSON.
 //! * [`analytics_hub`]: the LLM Simulator's Analytics Hub batches.
 //!
+//! Network exporters accept `https://` endpoints with the `tls` feature (on by default);
+//! [`tls`] says which servers they trust and how to present a client certificate.
+//!
 //! Network exporters run their I/O on one private `loupe-io` thread (never on the host's
 //! runtime), retry only what is retryable ([`RetryPolicy`]), and publish their own health
 //! as `loupe.sdk.exporter.*` metrics (exported, failed, rejected, retries, duration).
@@ -27,6 +30,7 @@ pub mod prometheus;
 pub mod remote_write;
 pub mod statsd;
 pub mod stdout;
+pub mod tls;
 #[cfg(feature = "http-export")]
 pub mod transport;
 #[cfg(feature = "http-export")]

@@ -136,6 +136,7 @@ impl RemoteWriteBuilder {
                 ("x-prometheus-remote-write-version", "0.1.0"),
             ],
             &self.headers,
+            &Default::default(),
         )?;
         Ok(RemoteWriteExporter {
             target,

@@ -9,6 +9,7 @@
 
 use crate::common::error::{ConfigError, ExportError};
 use crate::common::stats::ExporterStats;
+use crate::export::tls::LoadedTls;
 use std::future::Future;
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
@@ -179,6 +180,7 @@ impl HttpTarget {
         url: String,
         protocol: &[(&'static str, &'static str)],
         extra: &[(String, String)],
+        tls: &LoadedTls,
     ) -> Result<HttpTarget, ConfigError> {
         let mut headers = http::HeaderMap::new();
         headers.insert(
@@ -202,7 +204,18 @@ impl HttpTarget {
             value.set_sensitive(true);
             headers.insert(name, value);
         }
-        let client = reqwest::Client::builder().build().map_err(|e| {
+        let builder = reqwest::Client::builder();
+        #[cfg(feature = "tls")]
+        let builder = tls.http_client(builder).map_err(|e| {
+            ConfigError::new(
+                "tls",
+                error_chain(&e),
+                "certificates and a key this system's TLS library accepts",
+            )
+        })?;
+        #[cfg(not(feature = "tls"))]
+        let _ = tls;
+        let client = builder.build().map_err(|e| {
             ConfigError::new(
                 "http client",
                 error_chain(&e),
@@ -217,16 +230,21 @@ impl HttpTarget {
     }
 }
 
-/// Checks that `url` is an absolute `http://` URL with a host; `https://` is refused with
-/// a message saying why (this build has no TLS).
+/// Checks that `url` is an absolute `http://` (or, with the `tls` feature, `https://`) URL
+/// with a host. Without TLS, `https://` is refused with a message saying why.
 pub(crate) fn check_http_url(field: &'static str, url: &str) -> Result<(), ConfigError> {
-    const ALLOWED: &str = "an absolute http:// URL such as http://localhost:4318 (https:// needs TLS, which this build does not include)";
+    #[cfg(feature = "tls")]
+    const ALLOWED: &str = "an absolute http:// or https:// URL such as http://localhost:4318";
+    #[cfg(not(feature = "tls"))]
+    const ALLOWED: &str = "an absolute http:// URL such as http://localhost:4318 (https:// needs Loupe's `tls` feature, which this build does not include)";
     let uri: http::Uri = url
         .trim()
         .parse()
         .map_err(|_| ConfigError::new(field, format!("{url:?}"), ALLOWED))?;
     match (uri.scheme_str(), uri.host()) {
         (Some("http"), Some(host)) if !host.is_empty() => Ok(()),
+        #[cfg(feature = "tls")]
+        (Some("https"), Some(host)) if !host.is_empty() => Ok(()),
         _ => Err(ConfigError::new(field, format!("{url:?}"), ALLOWED)),
     }
 }

@@ -161,6 +161,7 @@ impl ZipkinExporterBuilder {
             url,
             &[("content-type", "application/json")],
             &self.headers,
+            &Default::default(),
         )?;
         Ok(ZipkinExporter {
             target,

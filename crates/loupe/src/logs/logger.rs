@@ -434,6 +434,7 @@ impl LoggerProvider {
     /// [`emit`](LoggerProvider::emit) for the bridges, with a record built in place: a
     /// recycled one when a sink gave one back. `fill` completes a record observed now
     /// with `severity` and `body`; the filter then applies as in `emit`.
+    #[cfg(any(feature = "tracing", feature = "log"))]
     pub(crate) fn emit_filled(
         &self,
         severity: Severity,
@@ -505,10 +506,10 @@ fn scope_for(name: Cow<'static, str>) -> &'static InstrumentationScope {
     scope
 }
 
-/// The scope for a target, shared by every record from that target.
 /// The interned scope of a target, cached per thread (the bridges look one up per
 /// record). Targets are usually `module_path!()` — static, so their address identifies
 /// them — but may be any string, so a hit is confirmed by name.
+#[cfg(any(feature = "tracing", feature = "log"))]
 pub(crate) fn interned_scope(target: &str) -> &'static InstrumentationScope {
     let key = (target.as_ptr() as usize, target.len());
     let cached = TARGET_SCOPES

@@ -52,6 +52,7 @@ pub use filter::LogFilter;
 pub use format::LogFormat;
 #[doc(hidden)]
 pub use logger::__FieldsWith;
+#[cfg(any(feature = "tracing", feature = "log"))]
 pub(crate) use logger::interned_scope;
 pub use logger::{
     json_to_value, logger, logger_provider, set_logger_provider, take_logger_provider,

@@ -14,7 +14,9 @@ A document whose `fields.fault` is `throttle-once` is answered 429 the first tim
 seen (keyed by its `fields.seq`) and stored when sent again; one whose `fields.fault` is
 `reject` is answered 400 `mapper_parsing_exception` every time.
 
-Usage: bulk_server.py [--unavailable-first N] [--api-key KEY]
+  --tls CERT KEY           serve HTTPS with this certificate and key (Python's `ssl`)
+
+Usage: bulk_server.py [--unavailable-first N] [--api-key KEY] [--tls CERT KEY]
 Prints `PORT <n>` first, then one JSON line per bulk request:
 `{"bulk": <items>, "statuses": [...], "status": <http status>, "content_type": ...}`.
 """
@@ -22,6 +24,7 @@ Prints `PORT <n>` first, then one JSON line per bulk request:
 import argparse
 import fnmatch
 import json
+import ssl
 import sys
 import threading
 import uuid
@@ -219,8 +222,13 @@ def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--unavailable-first", type=int, default=0)
     parser.add_argument("--api-key", default=None)
+    parser.add_argument("--tls", nargs=2, metavar=("CERT", "KEY"), default=None)
     ARGS = parser.parse_args()
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    if ARGS.tls:
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        ctx.load_cert_chain(*ARGS.tls)
+        server.socket = ctx.wrap_socket(server.socket, server_side=True)
     server.daemon_threads = True
     print(f"PORT {server.server_address[1]}", flush=True)
     server.serve_forever()

@@ -5,7 +5,10 @@ generated message classes and prints one JSON line per request, so the Rust test
 assert on what an independent implementation understood.
 
 Usage: otlp_receiver.py grpc|http [--fail-first N] [--fail-status S] [--retry-after SECS]
-                                  [--reject N]
+                                  [--reject N] [--tls CERT KEY [--client-ca CA]]
+With --tls the receiver serves TLS with that certificate and key (Python's `ssl`, or
+grpcio's own TLS); with --client-ca it also requires a client certificate issued by CA and
+reports the client's common name with each request.
 The first line printed is `PORT <n>`; then one JSON object per received request.
 """
 
@@ -13,6 +16,7 @@ import argparse
 import base64
 import gzip
 import json
+import ssl
 import sys
 import threading
 from concurrent import futures
@@ -217,7 +221,8 @@ def make_http_handler(args):
             failure = decide(args)
             emit({"event": "request", "path": self.path, "content_type": ctype,
                   "content_encoding": encoding, "failed_with": failure,
-                  "api_key": self.headers.get("api-key")})
+                  "api_key": self.headers.get("api-key"),
+                  "client_cn": http_client_cn(self.connection)})
             if failure is not None:
                 self.send_response(failure)
                 if args.retry_after is not None:
@@ -263,6 +268,26 @@ def make_http_handler(args):
     return Handler
 
 
+def http_client_cn(conn):
+    """The common name of the TLS client's certificate, if it presented one."""
+    peer = conn.getpeercert() if isinstance(conn, ssl.SSLSocket) else None
+    for rdn in (peer or {}).get("subject", ()):
+        for key, value in rdn:
+            if key == "commonName":
+                return value
+    return None
+
+
+def grpc_client_cn(context):
+    names = context.auth_context().get("x509_common_name") or []
+    return names[0].decode() if names else None
+
+
+def read(path):
+    with open(path, "rb") as f:
+        return f.read()
+
+
 def serve_grpc(args):
     import grpc
     from opentelemetry.proto.collector.logs.v1 import logs_service_pb2_grpc
@@ -273,7 +298,8 @@ def serve_grpc(args):
         failure = decide(args)
         md = dict(context.invocation_metadata())
         emit({"event": "request", "path": "grpc", "failed_with": failure,
-              "api_key": md.get("api-key"), "content_encoding": md.get("grpc-encoding")})
+              "api_key": md.get("api-key"), "content_encoding": md.get("grpc-encoding"),
+              "client_cn": grpc_client_cn(context)})
         if failure is not None:
             context.abort(failure_code(failure), "injected failure")
 
@@ -292,7 +318,15 @@ def serve_grpc(args):
         servicer(metrics_service_pb2_grpc.MetricsServiceServicer, "metrics"), server)
     logs_service_pb2_grpc.add_LogsServiceServicer_to_server(
         servicer(logs_service_pb2_grpc.LogsServiceServicer, "logs"), server)
-    port = server.add_insecure_port(f"127.0.0.1:{args.port}")
+    if args.tls:
+        cert, key = args.tls
+        creds = grpc.ssl_server_credentials(
+            [(read(key), read(cert))],
+            root_certificates=read(args.client_ca) if args.client_ca else None,
+            require_client_auth=bool(args.client_ca))
+        port = server.add_secure_port(f"127.0.0.1:{args.port}", creds)
+    else:
+        port = server.add_insecure_port(f"127.0.0.1:{args.port}")
     server.start()
     emit_port(port)
     server.wait_for_termination()
@@ -320,11 +354,20 @@ def main():
     p.add_argument("--fail-status", type=int, default=503)
     p.add_argument("--retry-after", type=int, default=None)
     p.add_argument("--reject", type=int, default=0)
+    p.add_argument("--tls", nargs=2, metavar=("CERT", "KEY"), default=None)
+    p.add_argument("--client-ca", default=None)
     args = p.parse_args()
     if args.mode == "grpc":
         serve_grpc(args)
         return
     server = ThreadingHTTPServer(("127.0.0.1", args.port), make_http_handler(args))
+    if args.tls:
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        ctx.load_cert_chain(*args.tls)
+        if args.client_ca:
+            ctx.verify_mode = ssl.CERT_REQUIRED
+            ctx.load_verify_locations(args.client_ca)
+        server.socket = ctx.wrap_socket(server.socket, server_side=True)
     emit_port(server.server_address[1])
     server.serve_forever()
 

@@ -8,6 +8,7 @@
 #![allow(dead_code)]
 
 mod http_recorder;
+pub mod pki;
 #[allow(unused_imports)]
 pub use http_recorder::{HttpRecorder, Request};
 

@@ -1,6 +1,7 @@
 //! OTLP exporter settings, from code and from the `OTEL_EXPORTER_OTLP_*` variables.
 
 use crate::common::error::ConfigError;
+use crate::export::tls::{LoadedTls, TlsConfig, TlsFields};
 use crate::export::transport::RetryPolicy;
 use crate::metrics::Temporality;
 use std::time::Duration;
@@ -101,6 +102,8 @@ pub struct SignalOverrides {
     pub timeout: Option<Duration>,
     /// The compression for this signal.
     pub compression: Option<Compression>,
+    /// TLS files for this signal; each field set here replaces the shared one.
+    pub tls: TlsConfig,
 }
 
 /// Everything an OTLP exporter needs. Start from [`OtlpConfig::default`] (the
@@ -129,6 +132,10 @@ pub struct OtlpConfig {
     /// Requests larger than this are split (default 4 MiB for gRPC, the usual server
     /// limit, and 64 MiB for HTTP).
     pub max_request_bytes: Option<usize>,
+    /// Which servers `https://` endpoints are trusted against, and the client
+    /// certificate for mutual TLS (default: the system's trust store, no client
+    /// certificate).
+    pub tls: TlsConfig,
     /// Per-signal overrides, indexed by [`Signal`].
     pub signals: [SignalOverrides; 3],
 }
@@ -144,6 +151,7 @@ impl Default for OtlpConfig {
             temporality: Temporality::Cumulative,
             retry: RetryPolicy::default(),
             max_request_bytes: None,
+            tls: TlsConfig::default(),
             signals: Default::default(),
         }
     }
@@ -161,6 +169,8 @@ pub(crate) struct Resolved {
     pub temporality: Temporality,
     pub retry: RetryPolicy,
     pub max_request_bytes: usize,
+    /// The TLS files, read and checked.
+    pub tls: LoadedTls,
 }
 
 impl OtlpConfig {
@@ -200,6 +210,7 @@ impl OtlpConfig {
         if let Some(v) = get("OTEL_EXPORTER_OTLP_COMPRESSION") {
             self.compression = Compression::parse("OTEL_EXPORTER_OTLP_COMPRESSION", &v)?;
         }
+        read_tls(&mut self.tls, &get, SHARED_TLS_VARS);
         if let Some(v) = get("OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE") {
             self.temporality = match v.trim().to_ascii_lowercase().as_str() {
                 "cumulative" => Temporality::Cumulative,
@@ -237,6 +248,7 @@ impl OtlpConfig {
             if let Some(v) = get(names[4]) {
                 o.compression = Some(Compression::parse(names[4], &v)?);
             }
+            read_tls(&mut o.tls, &get, [names[5], names[6], names[7]]);
         }
         Ok(())
     }
@@ -289,6 +301,12 @@ impl OtlpConfig {
         self
     }
 
+    /// Sets the TLS files every signal uses (see [`TlsConfig`]).
+    pub fn with_tls(mut self, tls: TlsConfig) -> Self {
+        self.tls = tls;
+        self
+    }
+
     /// Sets the size above which a request is split.
     pub fn with_max_request_bytes(mut self, bytes: usize) -> Self {
         self.max_request_bytes = Some(bytes);
@@ -330,8 +348,22 @@ impl OtlpConfig {
                 ));
             }
         }
+        let fields = |i: usize, set: bool| {
+            if set {
+                SIGNAL_VARS[signal.index()][5 + i]
+            } else {
+                SHARED_TLS_VARS[i]
+            }
+        };
+        let tls_fields = TlsFields {
+            certificate: fields(0, o.tls.certificate.is_some()),
+            client_certificate: fields(1, o.tls.client_certificate.is_some()),
+            client_key: fields(2, o.tls.client_key.is_some()),
+        };
+        let tls = o.tls.or(&self.tls).load(&tls_fields)?;
         Ok(Resolved {
             signal,
+            tls,
             protocol,
             url,
             headers,
@@ -347,14 +379,18 @@ impl OtlpConfig {
     }
 }
 
-/// Endpoint, protocol, headers, timeout and compression variables of each signal.
-const SIGNAL_VARS: [[&str; 5]; 3] = [
+/// Endpoint, protocol, headers, timeout, compression and TLS (certificate, client
+/// certificate, client key) variables of each signal.
+const SIGNAL_VARS: [[&str; 8]; 3] = [
     [
         "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
         "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL",
         "OTEL_EXPORTER_OTLP_TRACES_HEADERS",
         "OTEL_EXPORTER_OTLP_TRACES_TIMEOUT",
         "OTEL_EXPORTER_OTLP_TRACES_COMPRESSION",
+        "OTEL_EXPORTER_OTLP_TRACES_CERTIFICATE",
+        "OTEL_EXPORTER_OTLP_TRACES_CLIENT_CERTIFICATE",
+        "OTEL_EXPORTER_OTLP_TRACES_CLIENT_KEY",
     ],
     [
         "OTEL_EXPORTER_OTLP_METRICS_ENDPOINT",
@@ -362,6 +398,9 @@ const SIGNAL_VARS: [[&str; 5]; 3] = [
         "OTEL_EXPORTER_OTLP_METRICS_HEADERS",
         "OTEL_EXPORTER_OTLP_METRICS_TIMEOUT",
         "OTEL_EXPORTER_OTLP_METRICS_COMPRESSION",
+        "OTEL_EXPORTER_OTLP_METRICS_CERTIFICATE",
+        "OTEL_EXPORTER_OTLP_METRICS_CLIENT_CERTIFICATE",
+        "OTEL_EXPORTER_OTLP_METRICS_CLIENT_KEY",
     ],
     [
         "OTEL_EXPORTER_OTLP_LOGS_ENDPOINT",
@@ -369,8 +408,33 @@ const SIGNAL_VARS: [[&str; 5]; 3] = [
         "OTEL_EXPORTER_OTLP_LOGS_HEADERS",
         "OTEL_EXPORTER_OTLP_LOGS_TIMEOUT",
         "OTEL_EXPORTER_OTLP_LOGS_COMPRESSION",
+        "OTEL_EXPORTER_OTLP_LOGS_CERTIFICATE",
+        "OTEL_EXPORTER_OTLP_LOGS_CLIENT_CERTIFICATE",
+        "OTEL_EXPORTER_OTLP_LOGS_CLIENT_KEY",
     ],
 ];
+
+/// The shared certificate, client certificate and client key variables.
+const SHARED_TLS_VARS: [&str; 3] = [
+    "OTEL_EXPORTER_OTLP_CERTIFICATE",
+    "OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE",
+    "OTEL_EXPORTER_OTLP_CLIENT_KEY",
+];
+
+/// Sets each of `tls`'s files whose variable in `names` is set; the files are read when
+/// the exporter is built.
+fn read_tls(tls: &mut TlsConfig, get: &impl Fn(&str) -> Option<String>, names: [&str; 3]) {
+    let path = |name| get(name).map(|v| std::path::PathBuf::from(v.trim()));
+    if let Some(p) = path(names[0]) {
+        tls.certificate = Some(p);
+    }
+    if let Some(p) = path(names[1]) {
+        tls.client_certificate = Some(p);
+    }
+    if let Some(p) = path(names[2]) {
+        tls.client_key = Some(p);
+    }
+}
 
 use crate::export::transport::check_http_url as validate_url;
 

@@ -182,10 +182,22 @@ impl Client {
                         ConfigError::new(
                             "OTEL_EXPORTER_OTLP_ENDPOINT",
                             &settings.url,
-                            "an absolute http:// URL such as http://localhost:4317",
+                            "an absolute http:// or https:// URL such as http://localhost:4317",
                         )
                     })?
                     .connect_timeout(settings.timeout.min(Duration::from_secs(5)));
+                #[cfg(feature = "tls")]
+                let endpoint = if settings.url.starts_with("https://") {
+                    endpoint.tls_config(settings.tls.grpc()).map_err(|e| {
+                        ConfigError::new(
+                            "OTEL_EXPORTER_OTLP_CERTIFICATE",
+                            transport::error_chain(&e),
+                            "certificates and a key this system's TLS library accepts",
+                        )
+                    })?
+                } else {
+                    endpoint
+                };
                 let channel = {
                     let _entered = transport::runtime().enter();
                     endpoint.connect_lazy()
@@ -207,6 +219,7 @@ impl Client {
                     settings.url.clone(),
                     &protocol,
                     &settings.headers,
+                    &settings.tls,
                 )?)
             }
         };

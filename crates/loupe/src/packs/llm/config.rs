@@ -1,5 +1,6 @@
 //! How the LLM metrics are named, bucketed and priced, and the values they record.
 
+#[cfg(feature = "otlp")]
 use crate::config::MetricsConfig;
 use crate::metrics::DEFAULT_HISTOGRAM_BOUNDARIES;
 
@@ -83,6 +84,7 @@ impl Default for LlmMetricsConfig {
 impl LlmMetricsConfig {
     /// The defaults, with the buckets from Loupe's metrics configuration (001's
     /// `metrics.duration_buckets` and `metrics.ttft_buckets`).
+    #[cfg(feature = "otlp")]
     pub fn from_metrics_config(config: &MetricsConfig) -> Self {
         LlmMetricsConfig {
             duration_buckets: config.duration_buckets.clone(),
