@@ -131,18 +131,34 @@ pub fn label_name(key: &str) -> String {
 /// [`label_name`], borrowing `key` when it is a valid label name already (the common case
 /// for attribute keys without dots).
 fn label_name_cow(key: &str) -> Cow<'_, str> {
-    let bytes = key.as_bytes();
-    let valid = !bytes.is_empty()
-        && !bytes[0].is_ascii_digit()
-        && !key.starts_with("__")
-        && !key.contains("__")
-        && bytes
-            .iter()
-            .all(|&b| b.is_ascii_alphanumeric() || b == b'_');
-    if valid {
+    if is_label_name(key) {
         return Cow::Borrowed(key);
     }
     Cow::Owned(sanitized_label_name(key))
+}
+
+/// Whether `key` is a label name as it is: `[a-zA-Z_][a-zA-Z0-9_]*`, without `__`
+/// anywhere (reserved at the start; the compatibility rules collapse it elsewhere).
+fn is_label_name(key: &str) -> bool {
+    let bytes = key.as_bytes();
+    match bytes.first() {
+        Some(b) if !b.is_ascii_digit() => {}
+        _ => return false,
+    }
+    let mut after_underscore = false;
+    for &b in bytes {
+        if b == b'_' {
+            if after_underscore {
+                return false;
+            }
+            after_underscore = true;
+        } else if b.is_ascii_alphanumeric() {
+            after_underscore = false;
+        } else {
+            return false;
+        }
+    }
+    true
 }
 
 /// The full rules of [`label_name`], without the fast path.
@@ -428,19 +444,99 @@ struct SampleContext<'a> {
     format: Format,
 }
 
+/// The labels of one point.
+enum PointLabels<'b> {
+    /// The attributes as they are: sorted by key, every key a valid label name, no array
+    /// values. The constant and scope labels are added when written.
+    Direct(&'b [KeyValue]),
+    /// Sanitized and merged names, with the constant and scope labels.
+    Merged(Vec<(Cow<'b, str>, Cow<'b, str>)>),
+}
+
 impl<'a> SampleContext<'a> {
-    fn labels<'b>(&self, attributes: &'b [KeyValue]) -> Vec<(Cow<'b, str>, Cow<'b, str>)>
+    fn labels<'b>(&self, attributes: &'b [KeyValue]) -> PointLabels<'b>
     where
         'a: 'b,
     {
+        // Attribute sets are usually stored sorted with plain keys: then no label needs
+        // building, and nothing can merge (sorted strictly means the keys are distinct).
+        let direct = attributes
+            .windows(2)
+            .all(|w| w[0].key.as_str() < w[1].key.as_str())
+            && attributes
+                .iter()
+                .all(|kv| !matches!(kv.value, Value::Array(_)) && is_label_name(kv.key.as_str()));
+        if direct {
+            return PointLabels::Direct(attributes);
+        }
         let mut labels = merge_labels_cow(attributes);
-        for (k, v) in self.const_labels.iter().chain(self.scope_labels) {
+        for (k, v) in self.fixed_labels() {
             if !labels.iter().any(|(lk, _)| lk == k) {
                 labels.push((Cow::Borrowed(k.as_str()), Cow::Borrowed(v.as_str())));
             }
         }
-        labels
+        PointLabels::Merged(labels)
     }
+
+    /// The constant labels, then the scope's.
+    fn fixed_labels(&self) -> impl Iterator<Item = &'a (String, String)> {
+        self.const_labels.iter().chain(self.scope_labels)
+    }
+
+    /// Writes `{name="value",...}` for `labels`, then `extra` (a histogram's `le`).
+    fn write_labels(&self, out: &mut String, labels: &PointLabels<'_>, extra: Option<(&str, &str)>) {
+        let mut first = true;
+        let mut open = |out: &mut String, name: &str| {
+            out.push(if first { '{' } else { ',' });
+            first = false;
+            out.push_str(name);
+            out.push_str("=\"");
+        };
+        match labels {
+            PointLabels::Direct(attributes) => {
+                for kv in *attributes {
+                    open(out, kv.key.as_str());
+                    match &kv.value {
+                        Value::String(s) => escape_label_value(out, s),
+                        // Numbers and booleans have nothing to escape.
+                        other => {
+                            let _ = write!(out, "{other}");
+                        }
+                    }
+                    out.push('"');
+                }
+                for (i, (k, v)) in self.fixed_labels().enumerate() {
+                    let taken = attributes.iter().any(|kv| kv.key.as_str() == k)
+                        || self.fixed_labels().take(i).any(|(earlier, _)| earlier == k);
+                    if !taken {
+                        open(out, k);
+                        escape_label_value(out, v);
+                        out.push('"');
+                    }
+                }
+            }
+            PointLabels::Merged(pairs) => {
+                for (k, v) in pairs {
+                    open(out, k);
+                    escape_label_value(out, v);
+                    out.push('"');
+                }
+            }
+        }
+        if let Some((k, v)) = extra {
+            open(out, k);
+            escape_label_value(out, v);
+            out.push('"');
+        }
+        if !first {
+            out.push('}');
+        }
+    }
+}
+
+/// Appends an integer sample value.
+fn push_int(out: &mut String, v: impl itoa::Integer) {
+    out.push_str(itoa::Buffer::new().format(v));
 }
 
 /// Attribute keys as label names; keys that sanitize to the same name are merged, their
@@ -551,20 +647,11 @@ pub(crate) fn format_float(out: &mut String, v: f64) {
 fn number_sample(out: &mut String, ctx: &SampleContext<'_>, suffix: &str, p: &NumberPoint) {
     out.push_str(ctx.base);
     out.push_str(suffix);
-    let labels = ctx.labels(&p.attributes);
-    write_labels(
-        out,
-        labels.iter().map(|(k, v)| (k.as_ref(), v.as_ref())),
-        None,
-    );
+    ctx.write_labels(out, &ctx.labels(&p.attributes), None);
     out.push(' ');
     match p.value {
-        NumberValue::U64(v) => {
-            let _ = write!(out, "{v}");
-        }
-        NumberValue::I64(v) => {
-            let _ = write!(out, "{v}");
-        }
+        NumberValue::U64(v) => push_int(out, v),
+        NumberValue::I64(v) => push_int(out, v),
         NumberValue::F64(v) => format_float(out, v),
     }
     out.push('\n');
@@ -579,32 +666,31 @@ fn bucket_lines(
     sum: f64,
 ) {
     let labels = ctx.labels(attributes);
-    let pairs = || labels.iter().map(|(k, v)| (k.as_ref(), v.as_ref()));
     let mut le = String::new();
     let mut cumulative = 0u64;
+    let line = |out: &mut String, suffix: &str, extra: Option<(&str, &str)>| {
+        out.push_str(ctx.base);
+        out.push_str(suffix);
+        ctx.write_labels(out, &labels, extra);
+        out.push(' ');
+    };
     for (bound, n) in buckets {
         cumulative += n;
         le.clear();
         format_le(&mut le, bound, ctx.format);
-        out.push_str(ctx.base);
-        out.push_str("_bucket");
-        write_labels(out, pairs(), Some(("le", &le)));
-        let _ = writeln!(out, " {cumulative}");
+        line(out, "_bucket", Some(("le", &le)));
+        push_int(out, cumulative);
+        out.push('\n');
     }
-    out.push_str(ctx.base);
-    out.push_str("_bucket");
-    write_labels(out, pairs(), Some(("le", "+Inf")));
-    let _ = writeln!(out, " {count}");
-    out.push_str(ctx.base);
-    out.push_str("_sum");
-    write_labels(out, pairs(), None);
-    out.push(' ');
+    line(out, "_bucket", Some(("le", "+Inf")));
+    push_int(out, count);
+    out.push('\n');
+    line(out, "_sum", None);
     format_float(out, sum);
     out.push('\n');
-    out.push_str(ctx.base);
-    out.push_str("_count");
-    write_labels(out, pairs(), None);
-    let _ = writeln!(out, " {count}");
+    line(out, "_count", None);
+    push_int(out, count);
+    out.push('\n');
 }
 
 /// `le` values: OpenMetrics wants canonical floats (`1.0`), the text format takes `1`.

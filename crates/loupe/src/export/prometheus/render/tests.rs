@@ -52,6 +52,46 @@ proptest::proptest! {
         let fast = label_name_cow(&key).into_owned();
         proptest::prop_assert_eq!(fast, sanitized_label_name(&key));
     }
+
+    /// Points whose attributes need no change are written straight from them; the result
+    /// must be what merging and sanitizing would have written, constant and scope labels
+    /// included.
+    #[test]
+    fn labels_written_directly_match_the_merged_labels(
+        attrs in proptest::collection::btree_map("[a-z_]{1,4}", ("[a-z\\\\\"\n]{0,4}", 0..3u8), 0..5),
+        fixed in proptest::collection::vec(("[a-z_]{1,4}", "[a-z]{0,3}"), 0..3),
+    ) {
+        let attributes: Vec<KeyValue> = attrs
+            .iter()
+            .map(|(k, (text, kind))| match kind {
+                0 => KeyValue::new(k.clone(), text.clone()),
+                1 => KeyValue::new(k.clone(), text.len() as i64 - 2),
+                _ => KeyValue::new(k.clone(), text.len() % 2 == 0),
+            })
+            .collect();
+        let (const_labels, scope_labels) = fixed.split_at(fixed.len() / 2);
+        let ctx = SampleContext {
+            base: "m",
+            scope_labels,
+            const_labels,
+            format: Format::Text,
+        };
+        let mut merged = merge_labels_cow(&attributes);
+        for (k, v) in ctx.fixed_labels() {
+            if !merged.iter().any(|(lk, _)| lk == k) {
+                merged.push((Cow::Borrowed(k.as_str()), Cow::Borrowed(v.as_str())));
+            }
+        }
+        let (mut direct_out, mut merged_out) = (String::new(), String::new());
+        let labels = ctx.labels(&attributes);
+        let is_direct = matches!(labels, PointLabels::Direct(_));
+        ctx.write_labels(&mut direct_out, &labels, Some(("le", "1")));
+        ctx.write_labels(&mut merged_out, &PointLabels::Merged(merged), Some(("le", "1")));
+        proptest::prop_assert_eq!(direct_out, merged_out);
+        // Lower-case keys without a double underscore always take the direct path.
+        let plain = attrs.keys().all(|k| !k.contains("__"));
+        proptest::prop_assert_eq!(is_direct, plain);
+    }
 }
 
 #[test]
