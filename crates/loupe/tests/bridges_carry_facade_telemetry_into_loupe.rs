@@ -619,7 +619,7 @@ fn sum_points(metrics: &loupe::metrics::ResourceMetrics, name: &str) -> Vec<(Vec
     match &metric.data {
         MetricData::Sum { points, .. } | MetricData::Gauge { points } => points
             .iter()
-            .map(|p| (p.attributes.clone(), p.value.as_f64()))
+            .map(|p| (p.attributes.to_vec(), p.value.as_f64()))
             .collect(),
         other => panic!("{name} is not a sum or gauge: {other:?}"),
     }

@@ -112,7 +112,7 @@ impl AnalyticsSnapshot {
                 } => out.counters.extend(points.iter().map(|p| CounterSummary {
                     name: name.clone(),
                     unit: unit.clone(),
-                    attributes: p.attributes.clone(),
+                    attributes: p.attributes.to_vec(),
                     total: p.value,
                     is_monotonic: *is_monotonic,
                 })),
@@ -120,7 +120,7 @@ impl AnalyticsSnapshot {
                     out.gauges.extend(points.iter().map(|p| GaugeSummary {
                         name: name.clone(),
                         unit: unit.clone(),
-                        attributes: p.attributes.clone(),
+                        attributes: p.attributes.to_vec(),
                         value: p.value,
                     }))
                 }
@@ -130,7 +130,7 @@ impl AnalyticsSnapshot {
                         out.histograms.push(HistogramSummary {
                             name: name.clone(),
                             unit: unit.clone(),
-                            attributes: p.attributes.clone(),
+                            attributes: p.attributes.to_vec(),
                             count: p.count,
                             sum: p.sum,
                             min: p.min,
@@ -147,7 +147,7 @@ impl AnalyticsSnapshot {
                         out.histograms.push(HistogramSummary {
                             name: name.clone(),
                             unit: unit.clone(),
-                            attributes: p.attributes.clone(),
+                            attributes: p.attributes.to_vec(),
                             count: p.data.count,
                             sum: p.data.sum,
                             min: p.data.min,

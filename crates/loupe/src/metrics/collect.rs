@@ -177,7 +177,7 @@ fn collect_instrument(
             }
             _ => (raw, series.start_time),
         };
-        let attributes: Vec<KeyValue> = series.attributes.clone();
+        let attributes = Arc::clone(&series.attributes);
         match raw {
             Raw::Number(value) => numbers.push(NumberPoint {
                 attributes,
@@ -264,7 +264,7 @@ fn self_metrics(
     for inst in instruments {
         let attrs = vec![KeyValue::new("instrument", inst.descriptor.name.clone())];
         let point = |v: u64| NumberPoint {
-            attributes: attrs.clone(),
+            attributes: attrs.clone().into(),
             start_time: start,
             time: now,
             value: NumberValue::U64(v),
@@ -323,7 +323,7 @@ fn input_metrics(out: &mut Vec<Metric>, now: SystemTime) {
     .into_iter()
     .filter(|(_, n)| *n > 0)
     .map(|(reason, n)| NumberPoint {
-        attributes: vec![KeyValue::new("reason", reason)],
+        attributes: vec![KeyValue::new("reason", reason)].into(),
         start_time: start,
         time: now,
         value: NumberValue::U64(n),
@@ -370,7 +370,7 @@ fn exporter_metrics(out: &mut Vec<Metric>, now: SystemTime) {
                 points: exporters
                     .iter()
                     .map(|e| NumberPoint {
-                        attributes: attrs(e),
+                        attributes: attrs(e).into(),
                         start_time: e.registered,
                         time: now,
                         value: NumberValue::U64(get(e)),
@@ -421,7 +421,7 @@ fn exporter_metrics(out: &mut Vec<Metric>, now: SystemTime) {
                 .map(|e| {
                     let d = e.durations();
                     HistogramPoint {
-                        attributes: attrs(e),
+                        attributes: attrs(e).into(),
                         start_time: e.registered,
                         time: now,
                         count: d.count,

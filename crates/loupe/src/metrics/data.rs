@@ -124,8 +124,9 @@ impl NumberValue {
 /// A sum or gauge point.
 #[derive(Clone, Debug, PartialEq)]
 pub struct NumberPoint {
-    /// The attribute set.
-    pub attributes: Vec<KeyValue>,
+    /// The attribute set, sorted by key, shared with the series it was read from (so a
+    /// collection copies no attributes).
+    pub attributes: Arc<[KeyValue]>,
     /// Start of the accumulation window.
     pub start_time: SystemTime,
     /// When the point was collected.
@@ -137,8 +138,9 @@ pub struct NumberPoint {
 /// An explicit-bucket histogram point.
 #[derive(Clone, Debug, PartialEq)]
 pub struct HistogramPoint {
-    /// The attribute set.
-    pub attributes: Vec<KeyValue>,
+    /// The attribute set, sorted by key, shared with the series it was read from (so a
+    /// collection copies no attributes).
+    pub attributes: Arc<[KeyValue]>,
     /// Start of the accumulation window.
     pub start_time: SystemTime,
     /// When the point was collected.
@@ -160,8 +162,9 @@ pub struct HistogramPoint {
 /// A base-2 exponential histogram point.
 #[derive(Clone, Debug, PartialEq)]
 pub struct ExponentialHistogramPoint {
-    /// The attribute set.
-    pub attributes: Vec<KeyValue>,
+    /// The attribute set, sorted by key, shared with the series it was read from (so a
+    /// collection copies no attributes).
+    pub attributes: Arc<[KeyValue]>,
     /// Start of the accumulation window.
     pub start_time: SystemTime,
     /// When the point was collected.

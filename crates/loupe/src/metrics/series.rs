@@ -54,7 +54,7 @@ impl Aggregator {
 /// One attribute set of one instrument and its cells.
 pub(crate) struct Series {
     pub(crate) id: u64,
-    pub(crate) attributes: Vec<KeyValue>,
+    pub(crate) attributes: Arc<[KeyValue]>,
     pub(crate) start_time: SystemTime,
     pub(crate) agg: Aggregator,
 }
@@ -67,7 +67,11 @@ impl Series {
             return false;
         }
         // Callers usually pass attributes in the same order every time.
-        if attrs.iter().zip(&self.attributes).all(|(a, b)| kv_eq(a, b)) {
+        if attrs
+            .iter()
+            .zip(self.attributes.iter())
+            .all(|(a, b)| kv_eq(a, b))
+        {
             return true;
         }
         attrs
@@ -308,7 +312,7 @@ impl SeriesMap {
 fn new_series(attributes: Vec<KeyValue>, kind: &AggregationKind) -> Series {
     Series {
         id: NEXT_SERIES_ID.fetch_add(1, Ordering::Relaxed),
-        attributes,
+        attributes: attributes.into(),
         start_time: SystemTime::now(),
         agg: Aggregator::new(kind),
     }
@@ -319,7 +323,7 @@ fn find(table: &Table, hash: u64, normalized: &[KeyValue]) -> Option<Arc<Series>
         .by_hash
         .get(&hash)?
         .iter()
-        .find(|s| s.attributes == normalized)
+        .find(|s| *s.attributes == *normalized)
         .cloned()
 }
 
@@ -357,7 +361,7 @@ mod tests {
         let all = map.snapshot();
         assert_eq!(all.len(), 10, "9 real series plus the overflow series");
         let overflow = all.last().unwrap();
-        assert_eq!(overflow.attributes, overflow_attributes());
+        assert_eq!(*overflow.attributes, *overflow_attributes());
         let Aggregator::Sum(sum) = &overflow.agg else {
             panic!("sum expected")
         };
@@ -373,7 +377,7 @@ mod tests {
         let before = sdk_stats().metric_empty_keys.get();
         let map = SeriesMap::new(3, AggregationKind::IntSum, 100);
         count(&map, &[KeyValue::new("", 1i64), KeyValue::new("k", 2i64)]);
-        assert_eq!(map.snapshot()[0].attributes, vec![KeyValue::new("k", 2i64)]);
+        assert_eq!(*map.snapshot()[0].attributes, [KeyValue::new("k", 2i64)]);
         assert!(sdk_stats().metric_empty_keys.get() > before);
     }
 }

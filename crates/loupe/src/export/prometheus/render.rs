@@ -484,7 +484,12 @@ impl<'a> SampleContext<'a> {
     }
 
     /// Writes `{name="value",...}` for `labels`, then `extra` (a histogram's `le`).
-    fn write_labels(&self, out: &mut String, labels: &PointLabels<'_>, extra: Option<(&str, &str)>) {
+    fn write_labels(
+        &self,
+        out: &mut String,
+        labels: &PointLabels<'_>,
+        extra: Option<(&str, &str)>,
+    ) {
         let mut first = true;
         let mut open = |out: &mut String, name: &str| {
             out.push(if first { '{' } else { ',' });

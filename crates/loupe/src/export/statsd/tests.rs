@@ -31,7 +31,7 @@ fn collection(metrics: Vec<Metric>) -> ResourceMetrics {
 
 fn number_point(attributes: Vec<KeyValue>, value: NumberValue) -> NumberPoint {
     NumberPoint {
-        attributes,
+        attributes: attributes.into(),
         start_time: SystemTime::UNIX_EPOCH,
         time: SystemTime::UNIX_EPOCH,
         value,
@@ -63,7 +63,7 @@ fn histogram(name: &str, count: u64, sum: f64, buckets: Vec<u64>, t: Temporality
         name,
         MetricData::Histogram {
             points: vec![HistogramPoint {
-                attributes: vec![KeyValue::new("route", "/a")],
+                attributes: vec![KeyValue::new("route", "/a")].into(),
                 start_time: SystemTime::UNIX_EPOCH,
                 time: SystemTime::UNIX_EPOCH,
                 count,

@@ -14,7 +14,7 @@ fn sum_points(rm: &ResourceMetrics, name: &str) -> Vec<(Vec<KeyValue>, NumberVal
     {
         MetricData::Sum { points, .. } | MetricData::Gauge { points } => points
             .iter()
-            .map(|p| (p.attributes.clone(), p.value))
+            .map(|p| (p.attributes.to_vec(), p.value))
             .collect(),
         other => panic!("not a sum or gauge: {other:?}"),
     }
