@@ -179,10 +179,7 @@ fn load_identity(
 ) -> Result<(Vec<u8>, Vec<u8>), ConfigError> {
     let chain = load_certificates(fields.client_certificate, cert)?;
     let key_pem = read(fields.client_key, key, KEY)?;
-    let mut both = chain.clone();
-    both.push(b'\n');
-    both.extend_from_slice(&key_pem);
-    reqwest::Identity::from_pem(&both).map_err(|e| {
+    reqwest::Identity::from_pem(&identity_pem(&chain, &key_pem)).map_err(|e| {
         ConfigError::new(
             fields.client_key,
             format!("{key:?} ({})", crate::common::error::error_chain(&e)),
@@ -190,6 +187,16 @@ fn load_identity(
         )
     })?;
     Ok((chain, key_pem))
+}
+
+/// The one PEM text reqwest reads a client identity from: the chain, then the key.
+#[cfg(feature = "tls")]
+fn identity_pem(chain: &[u8], key: &[u8]) -> Vec<u8> {
+    let mut both = Vec::with_capacity(chain.len() + key.len() + 1);
+    both.extend_from_slice(chain);
+    both.push(b'\n');
+    both.extend_from_slice(key);
+    both
 }
 
 #[cfg(not(feature = "tls"))]
@@ -224,10 +231,7 @@ impl LoadedTls {
             builder = builder.tls_certs_only(reqwest::Certificate::from_pem_bundle(ca)?);
         }
         if let Some((cert, key)) = &self.identity {
-            let mut both = cert.clone();
-            both.push(b'\n');
-            both.extend_from_slice(key);
-            builder = builder.identity(reqwest::Identity::from_pem(&both)?);
+            builder = builder.identity(reqwest::Identity::from_pem(&identity_pem(cert, key))?);
         }
         Ok(builder)
     }

@@ -490,48 +490,35 @@ impl<'a> SampleContext<'a> {
         labels: &PointLabels<'_>,
         extra: Option<(&str, &str)>,
     ) {
-        let mut first = true;
-        let mut open = |out: &mut String, name: &str| {
-            out.push(if first { '{' } else { ',' });
-            first = false;
-            out.push_str(name);
-            out.push_str("=\"");
-        };
-        match labels {
-            PointLabels::Direct(attributes) => {
-                for kv in *attributes {
-                    open(out, kv.key.as_str());
-                    match &kv.value {
-                        Value::String(s) => escape_label_value(out, s),
-                        // Numbers and booleans have nothing to escape.
-                        other => {
-                            let _ = write!(out, "{other}");
-                        }
-                    }
-                    out.push('"');
-                }
-                for (i, (k, v)) in self.fixed_labels().enumerate() {
-                    let taken = attributes.iter().any(|kv| kv.key.as_str() == k)
-                        || self.fixed_labels().take(i).any(|(earlier, _)| earlier == k);
-                    if !taken {
-                        open(out, k);
-                        escape_label_value(out, v);
-                        out.push('"');
-                    }
-                }
-            }
+        let attributes = match labels {
+            PointLabels::Direct(attributes) => *attributes,
             PointLabels::Merged(pairs) => {
-                for (k, v) in pairs {
-                    open(out, k);
-                    escape_label_value(out, v);
-                    out.push('"');
+                let pairs = pairs.iter().map(|(k, v)| (k.as_ref(), v.as_ref()));
+                return write_labels(out, pairs, extra);
+            }
+        };
+        let mut first = true;
+        for kv in attributes {
+            open_label(out, &mut first, kv.key.as_str());
+            match &kv.value {
+                Value::String(s) => escape_label_value(out, s),
+                // Numbers and booleans have nothing to escape.
+                other => {
+                    let _ = write!(out, "{other}");
                 }
             }
-        }
-        if let Some((k, v)) = extra {
-            open(out, k);
-            escape_label_value(out, v);
             out.push('"');
+        }
+        let fixed = self.fixed_labels().enumerate().filter(|(i, (k, _))| {
+            !attributes.iter().any(|kv| kv.key.as_str() == k)
+                && !self
+                    .fixed_labels()
+                    .take(*i)
+                    .any(|(earlier, _)| earlier == k)
+        });
+        let fixed = fixed.map(|(_, (k, v))| (k.as_str(), v.as_str()));
+        for (k, v) in fixed.chain(extra) {
+            push_label(out, &mut first, k, v);
         }
         if !first {
             out.push('}');
@@ -586,26 +573,30 @@ fn label_value(value: &Value) -> Cow<'_, str> {
 fn write_labels<'a>(
     out: &mut String,
     labels: impl IntoIterator<Item = (&'a str, &'a str)>,
-    extra: Option<(&str, &str)>,
+    extra: Option<(&'a str, &'a str)>,
 ) {
     let mut first = true;
-    let mut one = |out: &mut String, k: &str, v: &str| {
-        out.push(if first { '{' } else { ',' });
-        first = false;
-        out.push_str(k);
-        out.push_str("=\"");
-        escape_label_value(out, v);
-        out.push('"');
-    };
-    for (k, v) in labels {
-        one(out, k, v);
-    }
-    if let Some((k, v)) = extra {
-        one(out, k, v);
+    for (k, v) in labels.into_iter().chain(extra) {
+        push_label(out, &mut first, k, v);
     }
     if !first {
         out.push('}');
     }
+}
+
+/// Starts one label: `{` before the first, `,` before the others, then `name="`.
+fn open_label(out: &mut String, first: &mut bool, name: &str) {
+    out.push(if *first { '{' } else { ',' });
+    *first = false;
+    out.push_str(name);
+    out.push_str("=\"");
+}
+
+/// One label with a string value, escaped.
+fn push_label(out: &mut String, first: &mut bool, name: &str, value: &str) {
+    open_label(out, first, name);
+    escape_label_value(out, value);
+    out.push('"');
 }
 
 fn escape_label_value(out: &mut String, value: &str) {
