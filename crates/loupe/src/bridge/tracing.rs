@@ -278,7 +278,7 @@ impl SpanState {
         }
         // A span's work ends when it is last exited; it may close much later, when the
         // last handle to it drops.
-        let end = self.last_exit.unwrap_or_else(SystemTime::now);
+        let end = self.last_exit.unwrap_or_else(crate::common::clock::now);
         self.span.end_with_timestamp(end);
     }
 }
@@ -389,7 +389,7 @@ where
         let mut extensions = span_ref.extensions_mut();
         if let Some(state) = extensions.get_mut::<SpanState>() {
             if state.span.is_recording() {
-                state.last_exit = Some(SystemTime::now());
+                state.last_exit = Some(crate::common::clock::now());
             }
         }
     }

@@ -138,7 +138,7 @@ pub struct LogRecord {
 impl LogRecord {
     /// A record observed now, with a severity and a message body, in the `loupe` scope.
     pub fn new(severity: Severity, body: impl Into<Value>) -> Self {
-        let now = SystemTime::now();
+        let now = crate::common::clock::now();
         LogRecord {
             timestamp: Some(now),
             observed_timestamp: now,

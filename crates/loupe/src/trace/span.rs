@@ -268,7 +268,7 @@ impl Span {
     /// Adds an event stamped now.
     pub fn add_event(&mut self, name: impl Into<Cow<'static, str>>, attributes: Vec<KeyValue>) {
         if self.recording.is_some() {
-            self.add_event_with_timestamp(name, SystemTime::now(), attributes);
+            self.add_event_with_timestamp(name, crate::common::clock::now(), attributes);
         }
     }
 
@@ -373,7 +373,7 @@ impl Span {
 
     /// Ends the span now. Ending twice, or ending an unsampled span, does nothing.
     pub fn end(&mut self) {
-        self.end_with_timestamp(SystemTime::now());
+        self.end_with_timestamp(crate::common::clock::now());
     }
 
     /// Ends the span at the given time.

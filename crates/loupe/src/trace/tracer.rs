@@ -521,7 +521,7 @@ impl SpanBuilder<'_> {
                 })
                 .collect()
         };
-        let start_time = self.start_time.unwrap_or_else(SystemTime::now);
+        let start_time = self.start_time.unwrap_or_else(crate::common::clock::now);
         let mut data = SpanData {
             span_context: context.clone(),
             parent_span_id: parent
