@@ -249,18 +249,20 @@ impl BatchSpanProcessor {
 
 impl SpanProcessor for BatchSpanProcessor {
     #[inline]
-    fn on_end(&self, span: SpanData) {
+    fn on_end(&self, mut span: SpanData) {
+        self.on_end_in_place(&mut span);
+    }
+
+    #[inline]
+    fn on_end_in_place(&self, span: &mut SpanData) {
         if !span.span_context.is_sampled() {
             return;
         }
         let inner = &self.inner;
-        // Borrowed by the closure, not captured: every by-value hop of `SpanData` is a
-        // copy of a few hundred bytes.
-        let mut span = Some(span);
         let pushed = BUFFERS.try_with(|cache| {
             if let Ok(cached) = cache.try_borrow() {
                 if let Some((_, buf)) = cached.iter().find(|(id, _)| *id == inner.id) {
-                    inner.push(buf, &mut span);
+                    inner.push(buf, span);
                     return;
                 }
             }
@@ -269,7 +271,7 @@ impl SpanProcessor for BatchSpanProcessor {
                 cached.retain(|(_, b)| !b.lock().map(|b| b.closed).unwrap_or(true));
                 cached.push((inner.id, Arc::clone(&buf)));
             }
-            inner.push(&buf, &mut span);
+            inner.push(&buf, span);
         });
         if pushed.is_err() {
             // Thread teardown: no buffer can be kept, so the span is lost. Count it.
@@ -318,9 +320,9 @@ impl Inner {
         buf
     }
 
-    /// Queues `span` (taken out of the option) in this thread's buffer.
+    /// Moves `span` into this thread's buffer (leaving it empty).
     #[inline]
-    fn push(&self, buf: &Mutex<ThreadBuffer>, span: &mut Option<SpanData>) {
+    fn push(&self, buf: &Mutex<ThreadBuffer>, span: &mut SpanData) {
         let mut b = buf.lock().unwrap_or_else(|p| p.into_inner());
         if b.closed {
             return;
@@ -333,9 +335,9 @@ impl Inner {
             }
         }
         b.credits -= 1;
-        if let Some(span) = span.take() {
-            b.spans.push(span);
-        }
+        // Room first, so the span is copied once, straight into its slot.
+        b.spans.reserve(1);
+        b.spans.push(std::mem::replace(span, SpanData::empty()));
         if !b.returned.is_empty() {
             super::attr_pool::refill(&mut b.returned);
         }

@@ -19,6 +19,15 @@ pub trait SpanProcessor: Send + Sync + 'static {
     /// Called when a recording span ends.
     fn on_end(&self, span: SpanData);
 
+    /// [`on_end`](Self::on_end), for a span that ended where it was recorded. A processor
+    /// that keeps spans overrides it to move the span straight to where it keeps it
+    /// (`std::mem::replace`), rather than through the copies of a by-value call; the
+    /// default moves the span out and passes it to `on_end`. Whatever is left in `span`
+    /// is dropped.
+    fn on_end_in_place(&self, span: &mut SpanData) {
+        self.on_end(std::mem::replace(span, SpanData::empty()));
+    }
+
     /// Exports what has been handed over so far, within `timeout`.
     fn force_flush(&self, timeout: Duration) -> Result<(), ExportError>;
 

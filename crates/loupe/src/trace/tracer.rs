@@ -33,19 +33,19 @@ pub(crate) struct TracerShared {
 }
 
 impl TracerShared {
-    pub(crate) fn on_end(&self, data: SpanData) {
+    pub(crate) fn on_end(&self, data: &mut SpanData) {
         if self.is_shutdown.load(Ordering::Relaxed) {
             span_after_shutdown();
             return;
         }
         match self.processors.as_slice() {
             [] => {}
-            [only] => only.on_end(data),
+            [only] => only.on_end_in_place(data),
             [rest @ .., last] => {
                 for p in rest {
                     p.on_end(data.clone());
                 }
-                last.on_end(data);
+                last.on_end_in_place(data);
             }
         }
     }
@@ -444,18 +444,27 @@ impl SpanBuilder<'_> {
     }
 
     /// Starts the span.
-    pub fn start(self) -> Span {
+    #[inline]
+    pub fn start(mut self) -> Span {
+        // By reference: a builder passed by value to a function that is not inlined is
+        // copied, just after it was written (see `Span::end_with_timestamp`).
+        self.start_in_place()
+    }
+
+    /// Starts the span, taking what it needs out of the builder.
+    fn start_in_place(&mut self) -> Span {
+        let parent = std::mem::replace(&mut self.parent, Parent::Current);
         let Some(shared) = &self.tracer.shared else {
             // A no-op span stands for its parent, as in OpenTelemetry: entering it keeps
             // the surrounding trace current, so real spans started inside still join it.
-            let parent = match self.parent {
+            let parent = match parent {
                 Parent::Current => Context::current_span_context(),
                 Parent::Root => None,
                 Parent::Explicit(sc) => Some(sc),
             };
             return Span::new(parent.unwrap_or(SpanContext::INVALID), None);
         };
-        let parent = match self.parent {
+        let parent = match parent {
             Parent::Current => Context::current_span_context(),
             Parent::Root => None,
             Parent::Explicit(sc) => Some(sc),
@@ -492,7 +501,7 @@ impl SpanBuilder<'_> {
         }
 
         let limits = shared.limits;
-        let mut attributes = self.attributes;
+        let mut attributes = std::mem::take(&mut self.attributes);
         attributes.extend(result.attributes);
         let (attributes, dropped_attributes_count) = limited_attributes(
             attributes,
@@ -504,7 +513,7 @@ impl SpanBuilder<'_> {
         let links = if self.links.is_empty() {
             Vec::new()
         } else {
-            self.links
+            std::mem::take(&mut self.links)
                 .into_iter()
                 .take(max_links)
                 .map(|l| {
@@ -522,36 +531,39 @@ impl SpanBuilder<'_> {
                 .collect()
         };
         let start_time = self.start_time.unwrap_or_else(crate::common::clock::now);
-        let mut data = SpanData {
-            span_context: context.clone(),
-            parent_span_id: parent
-                .as_ref()
-                .map_or(SpanId::INVALID, SpanContext::span_id),
-            parent_is_remote: parent.as_ref().is_some_and(SpanContext::is_remote),
-            name: self.name,
-            kind: self.kind,
-            start_time,
-            end_time: start_time,
-            attributes,
-            dropped_attributes_count,
-            events: Vec::new(),
-            dropped_events_count: 0,
-            links,
-            dropped_links_count,
-            status: Status::Unset,
-            scope: self.tracer.scope,
-        };
-        for p in &shared.processors {
-            p.on_start(&mut data, parent.as_ref());
-        }
-        Span::new(
-            context,
+        let mut span = Span::new(
+            context.clone(),
             Some(Recording {
-                data,
+                data: SpanData {
+                    span_context: context,
+                    parent_span_id: parent
+                        .as_ref()
+                        .map_or(SpanId::INVALID, SpanContext::span_id),
+                    parent_is_remote: parent.as_ref().is_some_and(SpanContext::is_remote),
+                    name: std::mem::take(&mut self.name),
+                    kind: self.kind,
+                    start_time,
+                    end_time: start_time,
+                    attributes,
+                    dropped_attributes_count,
+                    events: Vec::new(),
+                    dropped_events_count: 0,
+                    links,
+                    dropped_links_count,
+                    status: Status::Unset,
+                    scope: self.tracer.scope,
+                },
                 limits,
                 provider: shared.id,
             }),
-        )
+        );
+        // Built where it is returned, and handed to processors there: no copies.
+        if let Some(rec) = span.recording_mut() {
+            for p in &shared.processors {
+                p.on_start(&mut rec.data, parent.as_ref());
+            }
+        }
+        span
     }
 }
 
