@@ -147,21 +147,7 @@ fn push_hex<const N: usize>(bytes: &[u8; N], out: &mut Vec<u8>) {
 
 /// Decimal digits of an integer without going through `fmt`.
 fn push_i64(v: i64, out: &mut Vec<u8>) {
-    let mut buf = [0u8; 20];
-    let mut n = v.unsigned_abs();
-    let mut at = buf.len();
-    loop {
-        at -= 1;
-        buf[at] = b'0' + (n % 10) as u8;
-        n /= 10;
-        if n == 0 {
-            break;
-        }
-    }
-    if v < 0 {
-        out.push(b'-');
-    }
-    out.extend_from_slice(&buf[at..]);
+    out.extend_from_slice(itoa::Buffer::new().format(v).as_bytes());
 }
 
 /// Writes `s` as a JSON string.

@@ -157,10 +157,19 @@ impl LogRecord {
     /// Makes a recycled record (see `pool`) a new record observed now, as
     /// [`new`](LogRecord::new) would; the field vector is kept as it is.
     fn refill(&mut self, severity: Severity, body: Value) {
-        *self = LogRecord {
-            attributes: std::mem::take(&mut self.attributes),
-            ..LogRecord::new(severity, body)
-        };
+        // Field by field: building a record and assigning it would copy a struct just
+        // written, which stalls on store forwarding.
+        let now = crate::common::clock::now();
+        self.timestamp = Some(now);
+        self.observed_timestamp = now;
+        self.severity_number = severity as u8;
+        self.severity_text = Cow::Borrowed(severity.as_str());
+        self.body = Some(body);
+        self.trace_id = TraceId::INVALID;
+        self.span_id = SpanId::INVALID;
+        self.trace_flags = TraceFlags::NONE;
+        self.event_name = None;
+        self.scope = default_scope();
     }
 
     /// Adds an attribute.
