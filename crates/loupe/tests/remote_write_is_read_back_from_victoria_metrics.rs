@@ -1,10 +1,12 @@
 //! Prometheus remote write, checked by Debian's VictoriaMetrics: the samples written are
-//! read back through its export API with the names, labels and values recorded; and the
-//! protocol's headers, sorted labels and retry rules, checked on a scripted server.
+//! read back through its export API with the names, labels and values recorded, over
+//! plain HTTP and over TLS with a private certificate authority; and the protocol's
+//! headers, sorted labels and retry rules, checked on a scripted server.
 
 mod support;
 
 use loupe::export::remote_write::{proto::WriteRequest, RemoteWriteExporter};
+use loupe::export::tls::TlsConfig;
 use loupe::export::transport::RetryPolicy;
 use loupe::metrics::{MeterProvider, MetricExporter};
 use loupe::{KeyValue, Resource};
@@ -41,14 +43,33 @@ fn provider() -> MeterProvider {
     provider
 }
 
+const EXPORT_QUERY: &str =
+    "/api/v1/export?match%5B%5D=%7B__name__%3D~%22clusterdb_.%2A%7Ctarget_info%22%7D";
+
 /// `metric labels → last value` for every series VictoriaMetrics exports.
 fn exported(api: &str) -> Option<HashMap<String, f64>> {
-    let (status, body) = support::http_get(&format!(
-        "{api}/api/v1/export?match%5B%5D=%7B__name__%3D~%22clusterdb_.%2A%7Ctarget_info%22%7D"
-    ))?;
+    let (status, body) = support::http_get(&format!("{api}{EXPORT_QUERY}"))?;
     if status != 200 {
         return None;
     }
+    parse_export(&body)
+}
+
+/// A GET over TLS with Debian's `curl`, trusting only `ca`: the body of a 2xx answer.
+fn https_get(url: &str, ca: &std::path::Path) -> Option<String> {
+    let curl = support::debian_program("curl", "curl");
+    let out = Command::new(curl)
+        .args(["--silent", "--fail", "--max-time", "5", "--cacert"])
+        .arg(ca)
+        .arg(url)
+        .output()
+        .ok()?;
+    out.status
+        .success()
+        .then(|| String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+fn parse_export(body: &str) -> Option<HashMap<String, f64>> {
     let mut out = HashMap::new();
     for line in body.lines().filter(|l| !l.trim().is_empty()) {
         let json: serde_json::Value = serde_json::from_str(line).ok()?;
@@ -127,6 +148,79 @@ fn victoria_metrics_stores_what_was_written() {
     assert_eq!(stats.failed.get(), 0);
     assert!(stats.exported.get() >= 8);
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn victoria_metrics_serving_tls_is_reached_with_a_private_authority() {
+    let binary = support::debian_program("victoria-metrics", "victoria-metrics");
+    let pki = support::pki::pki("remote-write");
+    let dir = std::env::temp_dir().join(format!("loupe-vm-tls-{}", std::process::id()));
+    let port = support::free_port();
+    let _vm = support::Peer::start(
+        "victoria-metrics (TLS)",
+        Command::new(binary)
+            .arg(format!("-httpListenAddr=127.0.0.1:{port}"))
+            .arg(format!("-storageDataPath={}", dir.display()))
+            .arg("-retentionPeriod=1d")
+            .arg("-tls")
+            .arg(format!("-tlsCertFile={}", pki.server_cert.display()))
+            .arg(format!("-tlsKeyFile={}", pki.server_key.display()))
+            .stderr(Stdio::null()),
+    );
+    let api = format!("https://127.0.0.1:{port}");
+    support::wait_for("VictoriaMetrics to serve TLS", WAIT, || {
+        https_get(&format!("{api}/health"), &pki.ca)
+    });
+
+    // Trusting the system's store only, the private authority's server is refused.
+    let untrusting = RemoteWriteExporter::builder(format!("{api}/api/v1/write"))
+        .with_timeout(Duration::from_secs(2))
+        .with_retry(RetryPolicy::none())
+        .build()
+        .unwrap();
+    let refused = untrusting.stats();
+    assert!(untrusting.export(&provider().collect()).is_err());
+    assert!(refused.failed.get() > 0);
+
+    let exporter = RemoteWriteExporter::builder(format!("{api}/api/v1/write"))
+        .with_prefix("clusterdb")
+        .with_tls(TlsConfig::default().with_certificate(&pki.ca))
+        .build()
+        .unwrap();
+    let stats = exporter.stats();
+    exporter.export(&provider().collect()).unwrap();
+    let series = support::wait_for("the samples to be searchable over TLS", WAIT, || {
+        https_get(&format!("{api}{EXPORT_QUERY}"), &pki.ca)
+            .and_then(|body| parse_export(&body))
+            .filter(|m| m.len() >= 8)
+    });
+    let requests = "__name__=clusterdb_requests_total,instance=node-7,job=clusterdb,method=GET,otel_scope_name=clusterdb.telemetry";
+    assert_eq!(series.get(requests), Some(&42.0), "{series:#?}");
+    assert_eq!(stats.failed.get(), 0);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn bad_tls_files_are_config_errors_naming_the_setting() {
+    let missing = std::path::Path::new("/nonexistent/ca.pem");
+    let err = RemoteWriteExporter::builder("https://x/api/v1/write")
+        .with_tls(TlsConfig::default().with_certificate(missing))
+        .build()
+        .unwrap_err();
+    assert_eq!(err.field, "remote_write.tls.certificate");
+    let err = loupe::export::ZipkinExporter::builder()
+        .with_endpoint("https://zipkin:9411")
+        .with_tls(TlsConfig::default().with_certificate(missing))
+        .build()
+        .unwrap_err();
+    assert_eq!(err.field, "zipkin.tls.certificate");
+    let err = loupe::export::AnalyticsHubExporter::new(loupe::export::AnalyticsHubConfig {
+        endpoint: "https://hub:8080".into(),
+        tls: TlsConfig::default().with_certificate(missing),
+        ..Default::default()
+    })
+    .unwrap_err();
+    assert_eq!(err.field, "analytics_hub.tls.certificate");
 }
 
 #[test]

@@ -60,6 +60,7 @@ use crate::common::attribute::KeyValue;
 use crate::common::error::{ConfigError, ExportError};
 use crate::common::resource::{Resource, SERVICE_NAME};
 use crate::common::stats::{register_exporter, ExporterStats};
+use crate::export::tls::{TlsConfig, TlsFields};
 use crate::export::transport::{self, post_once, with_retries, HttpTarget, RetryPolicy};
 use crate::metrics::{MetricData, MetricExporter, PeriodicReader, ResourceMetrics};
 use serde::{Deserialize, Serialize};
@@ -101,6 +102,10 @@ pub struct AnalyticsHubConfig {
     /// The batch's `environment`; default the resource's deployment environment, else
     /// `development`.
     pub environment: Option<String>,
+    /// For an `https://` endpoint: the certificate authorities to trust instead of the
+    /// system's, and a client certificate for mutual TLS. Default: the system's trust
+    /// store.
+    pub tls: TlsConfig,
 }
 
 impl Default for AnalyticsHubConfig {
@@ -116,6 +121,7 @@ impl Default for AnalyticsHubConfig {
             timeout_secs: 30,
             service: None,
             environment: None,
+            tls: TlsConfig::default(),
         }
     }
 }
@@ -231,12 +237,17 @@ impl AnalyticsHubExporter {
             .iter()
             .map(|key| ("x-api-key".to_string(), key.clone()))
             .collect();
+        let tls = config.tls.load(&TlsFields {
+            certificate: "analytics_hub.tls.certificate",
+            client_certificate: "analytics_hub.tls.client_certificate",
+            client_key: "analytics_hub.tls.client_key",
+        })?;
         let target = HttpTarget::new(
             "api_key",
             url,
             &[("content-type", "application/json")],
             &api_key,
-            &Default::default(),
+            &tls,
         )?;
         let initial_backoff = Duration::from_millis(config.retry_delay_ms);
         let max_backoff = initial_backoff

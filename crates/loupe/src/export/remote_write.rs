@@ -30,6 +30,7 @@ use crate::common::error::{ConfigError, ExportError};
 use crate::common::stats::{register_exporter, ExporterStats};
 use crate::export::prometheus::render::{exponential_buckets, format_float, merge_labels};
 use crate::export::prometheus::{metric_name, NameKind};
+use crate::export::tls::{TlsConfig, TlsFields};
 use crate::export::transport::{self, HttpTarget, RetryPolicy};
 use crate::metrics::{MetricData, MetricExporter, NumberValue, ResourceMetrics, Temporality};
 use std::sync::Arc;
@@ -91,6 +92,7 @@ pub struct RemoteWriteBuilder {
     retry: RetryPolicy,
     prefix: Option<String>,
     max_series_per_request: usize,
+    tls: TlsConfig,
 }
 
 impl RemoteWriteBuilder {
@@ -124,9 +126,22 @@ impl RemoteWriteBuilder {
         self
     }
 
-    /// Validates the settings.
+    /// Which servers an `https://` URL is trusted against (a private certificate
+    /// authority), and the client certificate to present for mutual TLS. Default: the
+    /// system's trust store, no client certificate.
+    pub fn with_tls(mut self, tls: TlsConfig) -> Self {
+        self.tls = tls;
+        self
+    }
+
+    /// Validates the settings; reads and checks the TLS files.
     pub fn build(self) -> Result<RemoteWriteExporter, ConfigError> {
         transport::check_http_url("remote_write.url", &self.url)?;
+        let tls = self.tls.load(&TlsFields {
+            certificate: "remote_write.tls.certificate",
+            client_certificate: "remote_write.tls.client_certificate",
+            client_key: "remote_write.tls.client_key",
+        })?;
         let target = HttpTarget::new(
             "remote_write.headers",
             self.url,
@@ -136,7 +151,7 @@ impl RemoteWriteBuilder {
                 ("x-prometheus-remote-write-version", "0.1.0"),
             ],
             &self.headers,
-            &Default::default(),
+            &tls,
         )?;
         Ok(RemoteWriteExporter {
             target,
@@ -178,6 +193,7 @@ impl RemoteWriteExporter {
             retry: RetryPolicy::default(),
             prefix: None,
             max_series_per_request: 2000,
+            tls: TlsConfig::default(),
         }
     }
 

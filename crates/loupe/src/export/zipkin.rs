@@ -70,6 +70,7 @@ use crate::common::error::{ConfigError, ExportError};
 use crate::common::resource::{Resource, SERVICE_NAME};
 use crate::common::stats::{register_exporter, ExporterStats};
 use crate::export::stdout::json_value;
+use crate::export::tls::{TlsConfig, TlsFields};
 use crate::export::transport::{self, post_once, with_retries, HttpTarget, RetryPolicy};
 use crate::trace::{SpanBatch, SpanData, SpanExporter, SpanKind, Status};
 use serde::Serialize;
@@ -109,6 +110,7 @@ pub struct ZipkinExporterBuilder {
     retry: RetryPolicy,
     headers: Vec<(String, String)>,
     local: LocalEndpoint,
+    tls: TlsConfig,
 }
 
 impl ZipkinExporterBuilder {
@@ -145,8 +147,16 @@ impl ZipkinExporterBuilder {
         self
     }
 
-    /// Checks the configuration and builds the exporter. No connection is made until the
-    /// first export.
+    /// Which servers an `https://` URL is trusted against (a private certificate
+    /// authority), and the client certificate to present for mutual TLS. Default: the
+    /// system's trust store, no client certificate.
+    pub fn with_tls(mut self, tls: TlsConfig) -> Self {
+        self.tls = tls;
+        self
+    }
+
+    /// Checks the configuration, reads the TLS files and builds the exporter. No
+    /// connection is made until the first export.
     pub fn build(self) -> Result<ZipkinExporter, ConfigError> {
         let url = endpoint_url(&self.endpoint)?;
         if self.timeout.is_zero() {
@@ -156,12 +166,17 @@ impl ZipkinExporterBuilder {
                 "a duration above zero",
             ));
         }
+        let tls = self.tls.load(&TlsFields {
+            certificate: "zipkin.tls.certificate",
+            client_certificate: "zipkin.tls.client_certificate",
+            client_key: "zipkin.tls.client_key",
+        })?;
         let target = HttpTarget::new(
             "headers",
             url,
             &[("content-type", "application/json")],
             &self.headers,
-            &Default::default(),
+            &tls,
         )?;
         Ok(ZipkinExporter {
             target,
@@ -219,6 +234,7 @@ impl ZipkinExporter {
             retry: RetryPolicy::default(),
             headers: Vec::new(),
             local: LocalEndpoint::default(),
+            tls: TlsConfig::default(),
         }
     }
 
