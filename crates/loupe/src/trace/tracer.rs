@@ -599,4 +599,43 @@ mod tests {
         let inner = exporter.span("inner").unwrap();
         assert_eq!(inner.parent_span_id, outer_context.span_id());
     }
+
+    #[test]
+    fn every_processor_gets_the_whole_span_whichever_way_it_takes_it() {
+        use crate::trace::{BatchSpanProcessor, SimpleSpanProcessor};
+        // The batch processor takes the span in place (last), the simple one a copy.
+        let (copied, moved) = (
+            crate::export::InMemorySpanExporter::default(),
+            crate::export::InMemorySpanExporter::default(),
+        );
+        let provider = TracerProvider::builder()
+            .with_span_processor(SimpleSpanProcessor::new(copied.clone()))
+            .with_span_processor(BatchSpanProcessor::new(moved.clone()))
+            .build()
+            .unwrap();
+        let mut span = provider
+            .tracer("both")
+            .span_builder("work")
+            .with_kind(SpanKind::Server)
+            .with_attribute("k", "v")
+            .start();
+        span.add_event("step", vec![KeyValue::new("n", 1_i64)]);
+        span.set_status(Status::error("failed"));
+        let context = span.span_context().clone();
+        span.end();
+        assert_eq!(
+            span.span_context(),
+            &context,
+            "the context outlives the end"
+        );
+        provider.force_flush(Duration::from_secs(10)).unwrap();
+        let (a, b) = (copied.span("work").unwrap(), moved.span("work").unwrap());
+        assert_eq!(a, b);
+        assert_eq!(b.span_context, context);
+        assert_eq!(b.kind, SpanKind::Server);
+        assert_eq!(b.attribute("k"), Some(&Value::from("v")));
+        assert_eq!(b.events.len(), 1);
+        assert_eq!(b.status, Status::error("failed"));
+        assert!(b.end_time >= b.start_time);
+    }
 }
