@@ -26,14 +26,8 @@ fn span(kind: SpanKind, parent: SpanId) -> SpanData {
         kind,
         start_time: start,
         end_time: start + Duration::from_micros(2_500),
-        attributes: Vec::new(),
-        dropped_attributes_count: 0,
-        events: Vec::new(),
-        dropped_events_count: 0,
-        links: Vec::new(),
-        dropped_links_count: 0,
-        status: Status::Unset,
         scope: scope(),
+        ..SpanData::empty()
     }
 }
 
