@@ -85,19 +85,33 @@ fn parse_export(body: &str) -> Option<HashMap<String, f64>> {
     Some(out)
 }
 
+/// Debian's VictoriaMetrics on a free loopback port, serving TLS with `tls`'s server
+/// certificate when given: the running peer, its port and its data directory.
+fn start_victoria_metrics(
+    name: &str,
+    tls: Option<&support::pki::Pki>,
+) -> (support::Peer, u16, std::path::PathBuf) {
+    let binary = support::debian_program("victoria-metrics", "victoria-metrics");
+    let dir = std::env::temp_dir().join(format!("loupe-{name}-{}", std::process::id()));
+    let port = support::free_port();
+    let mut command = Command::new(binary);
+    command
+        .arg(format!("-httpListenAddr=127.0.0.1:{port}"))
+        .arg(format!("-storageDataPath={}", dir.display()))
+        .arg("-retentionPeriod=1d")
+        .stderr(Stdio::null());
+    if let Some(pki) = tls {
+        command
+            .arg("-tls")
+            .arg(format!("-tlsCertFile={}", pki.server_cert.display()))
+            .arg(format!("-tlsKeyFile={}", pki.server_key.display()));
+    }
+    (support::Peer::start(name, &mut command), port, dir)
+}
+
 #[test]
 fn victoria_metrics_stores_what_was_written() {
-    let binary = support::debian_program("victoria-metrics", "victoria-metrics");
-    let dir = std::env::temp_dir().join(format!("loupe-vm-{}", std::process::id()));
-    let port = support::free_port();
-    let _vm = support::Peer::start(
-        "victoria-metrics",
-        Command::new(binary)
-            .arg(format!("-httpListenAddr=127.0.0.1:{port}"))
-            .arg(format!("-storageDataPath={}", dir.display()))
-            .arg("-retentionPeriod=1d")
-            .stderr(Stdio::null()),
-    );
+    let (_vm, port, dir) = start_victoria_metrics("victoria-metrics", None);
     let api = format!("http://127.0.0.1:{port}");
     support::wait_for("VictoriaMetrics to start", WAIT, || {
         support::http_get(&format!("{api}/health")).filter(|(s, _)| *s == 200)
@@ -152,21 +166,8 @@ fn victoria_metrics_stores_what_was_written() {
 
 #[test]
 fn victoria_metrics_serving_tls_is_reached_with_a_private_authority() {
-    let binary = support::debian_program("victoria-metrics", "victoria-metrics");
     let pki = support::pki::pki("remote-write");
-    let dir = std::env::temp_dir().join(format!("loupe-vm-tls-{}", std::process::id()));
-    let port = support::free_port();
-    let _vm = support::Peer::start(
-        "victoria-metrics (TLS)",
-        Command::new(binary)
-            .arg(format!("-httpListenAddr=127.0.0.1:{port}"))
-            .arg(format!("-storageDataPath={}", dir.display()))
-            .arg("-retentionPeriod=1d")
-            .arg("-tls")
-            .arg(format!("-tlsCertFile={}", pki.server_cert.display()))
-            .arg(format!("-tlsKeyFile={}", pki.server_key.display()))
-            .stderr(Stdio::null()),
-    );
+    let (_vm, port, dir) = start_victoria_metrics("victoria-metrics-tls", Some(&pki));
     let api = format!("https://127.0.0.1:{port}");
     support::wait_for("VictoriaMetrics to serve TLS", WAIT, || {
         https_get(&format!("{api}/health"), &pki.ca)
