@@ -324,15 +324,15 @@ impl Tracer {
     }
 
     /// Starts building a span.
+    #[inline]
     pub fn span_builder(&self, name: impl Into<Cow<'static, str>>) -> SpanBuilder<'_> {
         SpanBuilder {
             tracer: self,
             name: name.into(),
             kind: SpanKind::Internal,
             attributes: Vec::new(),
-            links: Vec::new(),
             parent: Parent::Current,
-            start_time: None,
+            rare: None,
         }
     }
 
@@ -366,9 +366,28 @@ pub struct SpanBuilder<'a> {
     name: Cow<'static, str>,
     kind: SpanKind,
     attributes: Vec<KeyValue>,
-    links: Vec<Link>,
     parent: Parent,
+    /// What few spans set, kept out of line so that the builder stays small: a builder
+    /// is moved at each call of the chain, and copies of more than 128 bytes are
+    /// `memcpy` calls.
+    rare: Option<Box<RareSettings>>,
+}
+
+#[derive(Default)]
+struct RareSettings {
+    links: Vec<Link>,
     start_time: Option<SystemTime>,
+}
+
+/// `attributes` with room for at least one more: the thread's pooled vector for a
+/// builder's first attribute, else grown.
+#[inline(never)]
+fn with_room(mut attributes: Vec<KeyValue>) -> Vec<KeyValue> {
+    if attributes.capacity() == 0 {
+        attributes = super::attr_pool::take();
+    }
+    attributes.reserve(1);
+    attributes
 }
 
 impl SpanBuilder<'_> {
@@ -380,16 +399,34 @@ impl SpanBuilder<'_> {
     }
 
     /// Adds an attribute (samplers see it).
-    #[inline]
+    #[inline(always)]
     pub fn with_attribute(mut self, key: impl Into<Key>, value: impl Into<Value>) -> Self {
-        if self.tracer.shared.is_none() {
-            return self; // a no-op tracer keeps nothing
-        }
-        if self.attributes.capacity() == 0 {
-            self.attributes = super::attr_pool::take();
-        }
-        self.attributes.push(KeyValue::new(key, value));
+        // Always inlined, and the work done by reference: a chain of builder calls then
+        // keeps the builder where the caller has it instead of copying it in and out of
+        // each call.
+        // Checked before the attribute is built: dropping it would take its address, and
+        // it would then be built on the stack and copied, rather than written in place.
+        if self.tracer.shared.is_some() {
+            self.push_attribute(KeyValue::new(key, value));
+        } // else a no-op tracer keeps nothing
         self
+    }
+
+    #[inline(always)]
+    fn push_attribute(&mut self, attribute: KeyValue) {
+        if self.attributes.len() == self.attributes.capacity() {
+            self.attributes = with_room(std::mem::take(&mut self.attributes));
+        }
+        let len = self.attributes.len();
+        debug_assert!(len < self.attributes.capacity());
+        // SAFETY: `with_room` left room for one more (it reserves when the vector is
+        // full). Not `Vec::push`: its growth path takes the vector by reference, and a
+        // reference into the builder keeps the optimiser from leaving the builder in
+        // place along a chain of calls (the copies stall on store forwarding).
+        unsafe {
+            self.attributes.as_mut_ptr().add(len).write(attribute);
+            self.attributes.set_len(len + 1);
+        }
     }
 
     /// Adds attributes (samplers see them).
@@ -407,7 +444,7 @@ impl SpanBuilder<'_> {
 
     /// Adds links to other spans.
     pub fn with_links(mut self, links: impl IntoIterator<Item = Link>) -> Self {
-        self.links.extend(links);
+        self.rare.get_or_insert_with(Default::default).links.extend(links);
         self
     }
 
@@ -439,7 +476,7 @@ impl SpanBuilder<'_> {
     /// The start time; default now.
     #[inline]
     pub fn with_start_time(mut self, time: SystemTime) -> Self {
-        self.start_time = Some(time);
+        self.rare.get_or_insert_with(Default::default).start_time = Some(time);
         self
     }
 
@@ -454,6 +491,10 @@ impl SpanBuilder<'_> {
     /// Starts the span, taking what it needs out of the builder.
     fn start_in_place(&mut self) -> Span {
         let parent = std::mem::replace(&mut self.parent, Parent::Current);
+        let (links, start_time) = match self.rare.take() {
+            Some(rare) => (rare.links, rare.start_time),
+            None => (Vec::new(), None),
+        };
         let Some(shared) = &self.tracer.shared else {
             // A no-op span stands for its parent, as in OpenTelemetry: entering it keeps
             // the surrounding trace current, so real spans started inside still join it.
@@ -479,7 +520,7 @@ impl SpanBuilder<'_> {
             name: &self.name,
             kind: self.kind,
             attributes: &self.attributes,
-            links: &self.links,
+            links: &links,
         });
         let flags = match &parent {
             Some(p) => p.trace_flags(),
@@ -509,11 +550,11 @@ impl SpanBuilder<'_> {
             limits.max_attribute_value_length,
         );
         let max_links = limits.max_links_per_span as usize;
-        let dropped_links_count = self.links.len().saturating_sub(max_links) as u32;
-        let links = if self.links.is_empty() {
-            Vec::new()
+        let dropped_links_count = links.len().saturating_sub(max_links) as u32;
+        let links = if links.is_empty() {
+            links
         } else {
-            std::mem::take(&mut self.links)
+            links
                 .into_iter()
                 .take(max_links)
                 .map(|l| {
@@ -530,7 +571,7 @@ impl SpanBuilder<'_> {
                 })
                 .collect()
         };
-        let start_time = self.start_time.unwrap_or_else(crate::common::clock::now);
+        let start_time = start_time.unwrap_or_else(crate::common::clock::now);
         let mut span = Span::new(
             context.clone(),
             Some(Recording {
