@@ -14,7 +14,13 @@ use crate::common::attribute::KeyValue;
 use std::cell::RefCell;
 
 /// Vectors kept per thread (and per thread buffer waiting to be handed back).
-pub(crate) const MAX_POOLED: usize = 256;
+///
+/// Above the default export batch (512), so that a whole drained batch comes back even
+/// when the export thread drains late: with 256, half of each batch was freed on the
+/// export thread and allocated again on the recording thread. A thread that records
+/// bursts keeps at most 2 × 1024 vectors, ≈460 KiB with the usual capacity of four
+/// attributes (≈1.8 MiB at [`MAX_CAPACITY`]).
+pub(crate) const MAX_POOLED: usize = 1024;
 /// Larger vectors are not worth keeping.
 pub(crate) const MAX_CAPACITY: usize = 16;
 
