@@ -7,6 +7,7 @@ use crate::config::{LogProcessorConfig, LogSinkConfig};
 use crate::export::http_server::HttpServer;
 use crate::export::otlp::{Compression, OtlpConfig, Protocol, Signal};
 use crate::export::prometheus::PrometheusExporter;
+use crate::export::tls::TlsFields;
 use crate::facade::CoreTelemetry;
 use crate::health::{HealthPaths, HealthRegistry};
 use crate::logs::{LogExporter, LoggerProvider};
@@ -490,6 +491,12 @@ fn tracer_provider(
             builder.with_span_processor(BatchSpanProcessor::with_config(
                 crate::export::ZipkinExporter::builder()
                     .with_endpoint(t.zipkin_endpoint.clone())
+                    .with_tls(t.zipkin_tls.clone())
+                    .with_tls_setting_names(TlsFields {
+                        certificate: "tracing.zipkin_tls.certificate",
+                        client_certificate: "tracing.zipkin_tls.client_certificate",
+                        client_key: "tracing.zipkin_tls.client_key",
+                    })
                     .build()?,
                 batch,
             )?)

@@ -183,6 +183,7 @@ fn every_named_variable_is_honoured() {
         ("OTEL_EXPORTER_OTLP_CERTIFICATE", "/etc/ca.pem"),
         ("OTEL_EXPORTER_OTLP_LOGS_CLIENT_KEY", "/etc/logs.key"),
         ("OTEL_TRACES_EXPORTER", "zipkin"),
+        ("OTEL_EXPORTER_ZIPKIN_ENDPOINT", "http://zipkin.internal:9411/api/v2/spans"),
         ("OTEL_METRICS_EXPORTER", "prometheus"),
         ("OTEL_LOGS_EXPORTER", "none"),
     ]);
@@ -246,6 +247,10 @@ fn every_named_variable_is_honoured() {
         Some(std::path::Path::new("/etc/logs.key"))
     );
     assert_eq!(c.tracing.exporter, ExporterKind::Zipkin);
+    assert_eq!(
+        c.tracing.zipkin_endpoint,
+        "http://zipkin.internal:9411/api/v2/spans"
+    );
     assert!(c.metrics.prometheus_enabled && !c.metrics.otlp_enabled);
     assert_eq!(c.logging.exporter, ExporterKind::None);
 }

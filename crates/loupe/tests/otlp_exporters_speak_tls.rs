@@ -20,19 +20,8 @@ use support::Peer;
 
 const WAIT: Duration = Duration::from_secs(30);
 
-/// The receiver serving TLS with the server certificate; with `mutual`, it also requires a
-/// client certificate issued by the test authority.
 fn tls_receiver(mode: &str, pki: &Pki, mutual: bool) -> (Peer, u16) {
-    let (cert, key, ca) = (
-        pki.server_cert.to_str().unwrap(),
-        pki.server_key.to_str().unwrap(),
-        pki.ca.to_str().unwrap(),
-    );
-    let mut args = vec!["--tls", cert, key];
-    if mutual {
-        args.extend(["--client-ca", ca]);
-    }
-    support::otlp_receiver(mode, &args)
+    support::pki::tls_receiver(mode, pki, mutual, &[])
 }
 
 fn protocol(mode: &str) -> Protocol {

@@ -315,6 +315,10 @@ fn kind(name: &str) -> ExporterKind {
 }
 
 fn exporters(c: &mut TelemetryConfig, lookup: Lookup<'_>) {
+    if let Some(url) = get(lookup, "OTEL_EXPORTER_ZIPKIN_ENDPOINT") {
+        // Checked when the exporter is built, like the configuration file's value.
+        c.tracing.zipkin_endpoint = url;
+    }
     if let Some(list) = exporter_list(
         c,
         lookup,

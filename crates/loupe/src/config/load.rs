@@ -308,6 +308,17 @@ mod tests {
         assert!(matches!(err, ConfigFileError::Parse { .. }), "{err}");
     }
 
+    #[test]
+    fn zipkin_tls_files_are_read_from_the_tracing_section() {
+        let yaml = "tracing:\n  exporter: zipkin\n  zipkin_endpoint: https://zipkin.internal:9411/api/v2/spans\n  zipkin_tls:\n    certificate: /etc/ssl/private-ca.pem\n";
+        let config = TelemetryConfig::from_yaml_str_with(yaml, vars).unwrap();
+        assert_eq!(
+            config.tracing.zipkin_tls.certificate.as_deref(),
+            Some(std::path::Path::new("/etc/ssl/private-ca.pem"))
+        );
+        assert_eq!(config.tracing.zipkin_tls.client_key, None);
+    }
+
     proptest::proptest! {
         #[test]
         fn parsing_arbitrary_text_never_panics(s in "\\PC{0,200}") {

@@ -98,8 +98,11 @@ pub struct TracingConfig {
     pub exporter: ExporterKind,
     /// The OTLP endpoint for spans.
     pub otlp_endpoint: String,
-    /// The Zipkin endpoint, with `exporter: zipkin`.
+    /// The Zipkin endpoint, with `exporter: zipkin` (`OTEL_EXPORTER_ZIPKIN_ENDPOINT`).
     pub zipkin_endpoint: String,
+    /// The certificate authority to trust and the client identity for an `https://`
+    /// Zipkin endpoint (default: the system's trust store, no client certificate).
+    pub zipkin_tls: crate::export::tls::TlsConfig,
     /// The sampler.
     pub sampler: SamplerKind,
     /// The ratio of traces sampled, 0.0–1.0.
@@ -133,6 +136,7 @@ impl Default for TracingConfig {
             exporter: ExporterKind::Otlp,
             otlp_endpoint: "http://localhost:4317".into(),
             zipkin_endpoint: "http://localhost:9411/api/v2/spans".into(),
+            zipkin_tls: Default::default(),
             sampler: SamplerKind::default(),
             sampling_rate: 1.0,
             max_attributes_per_span: 128,

@@ -111,6 +111,8 @@ pub struct ZipkinExporterBuilder {
     headers: Vec<(String, String)>,
     local: LocalEndpoint,
     tls: TlsConfig,
+    /// What errors about `tls` call its fields.
+    tls_fields: TlsFields,
 }
 
 impl ZipkinExporterBuilder {
@@ -155,6 +157,13 @@ impl ZipkinExporterBuilder {
         self
     }
 
+    /// The names errors give the TLS settings, when they come from a configuration file
+    /// rather than from [`with_tls`](Self::with_tls).
+    pub(crate) fn with_tls_setting_names(mut self, fields: TlsFields) -> Self {
+        self.tls_fields = fields;
+        self
+    }
+
     /// Checks the configuration, reads the TLS files and builds the exporter. No
     /// connection is made until the first export.
     pub fn build(self) -> Result<ZipkinExporter, ConfigError> {
@@ -166,11 +175,7 @@ impl ZipkinExporterBuilder {
                 "a duration above zero",
             ));
         }
-        let tls = self.tls.load(&TlsFields {
-            certificate: "zipkin.tls.certificate",
-            client_certificate: "zipkin.tls.client_certificate",
-            client_key: "zipkin.tls.client_key",
-        })?;
+        let tls = self.tls.load(&self.tls_fields)?;
         let target = HttpTarget::new(
             "headers",
             url,
@@ -235,6 +240,11 @@ impl ZipkinExporter {
             headers: Vec::new(),
             local: LocalEndpoint::default(),
             tls: TlsConfig::default(),
+            tls_fields: TlsFields {
+                certificate: "zipkin.tls.certificate",
+                client_certificate: "zipkin.tls.client_certificate",
+                client_key: "zipkin.tls.client_key",
+            },
         }
     }
 

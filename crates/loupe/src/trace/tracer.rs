@@ -444,7 +444,10 @@ impl SpanBuilder<'_> {
 
     /// Adds links to other spans.
     pub fn with_links(mut self, links: impl IntoIterator<Item = Link>) -> Self {
-        self.rare.get_or_insert_with(Default::default).links.extend(links);
+        self.rare
+            .get_or_insert_with(Default::default)
+            .links
+            .extend(links);
         self
     }
 

@@ -6,9 +6,13 @@ assert on what an independent implementation understood.
 
 Usage: otlp_receiver.py grpc|http [--fail-first N] [--fail-status S] [--retry-after SECS]
                                   [--reject N] [--tls CERT KEY [--client-ca CA]]
+                                  [--json-path PATH STATUS]
 With --tls the receiver serves TLS with that certificate and key (Python's `ssl`, or
 grpcio's own TLS); with --client-ca it also requires a client certificate issued by CA and
 reports the client's common name with each request.
+With --json-path, HTTP POSTs to PATH (a non-OTLP JSON API, such as Zipkin's
+`/api/v2/spans`) are answered with STATUS and printed as a `json` event with the parsed
+body, so the same TLS server can check the other HTTP exporters.
 The first line printed is `PORT <n>`; then one JSON object per received request.
 """
 
@@ -234,6 +238,13 @@ def make_http_handler(args):
                 return
             if encoding == "gzip":
                 body = gzip.decompress(body)
+            if args.json_path and self.path == args.json_path[0]:
+                emit({"event": "json", "path": self.path, "body": json.loads(body),
+                      "client_cn": http_client_cn(self.connection)})
+                self.send_response(int(args.json_path[1]))
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+                return
             signal = self.path[len("/v1/"):] if self.path.startswith("/v1/") else None
             if signal not in SIGNALS:
                 self.send_response(404)
@@ -356,6 +367,7 @@ def main():
     p.add_argument("--reject", type=int, default=0)
     p.add_argument("--tls", nargs=2, metavar=("CERT", "KEY"), default=None)
     p.add_argument("--client-ca", default=None)
+    p.add_argument("--json-path", nargs=2, metavar=("PATH", "STATUS"), default=None)
     args = p.parse_args()
     if args.mode == "grpc":
         serve_grpc(args)

@@ -124,3 +124,20 @@ pub fn pki(test: &str) -> Pki {
         other_ca,
     }
 }
+
+/// The OTLP receiver (`tests/peers/otlp_receiver.py`) in `mode`, serving TLS with the
+/// server certificate of `pki`; with `mutual`, it also requires a client certificate
+/// issued by the test authority. `more` is passed on to the receiver.
+pub fn tls_receiver(mode: &str, pki: &Pki, mutual: bool, more: &[&str]) -> (super::Peer, u16) {
+    let (cert, key, ca) = (
+        pki.server_cert.to_str().unwrap(),
+        pki.server_key.to_str().unwrap(),
+        pki.ca.to_str().unwrap(),
+    );
+    let mut args = vec!["--tls", cert, key];
+    if mutual {
+        args.extend(["--client-ca", ca]);
+    }
+    args.extend(more);
+    super::otlp_receiver(mode, &args)
+}
