@@ -7,5 +7,6 @@ pub(crate) mod periodic;
 pub mod resource;
 pub mod scope;
 pub mod stats;
+pub(crate) mod text;
 pub(crate) mod time;
 pub(crate) mod tls;

@@ -156,7 +156,7 @@ pub(crate) fn json_str(s: &str, out: &mut Vec<u8>) {
     let bytes = s.as_bytes();
     // Most strings need no escaping: a word-at-a-time pass finds out, and the whole
     // string is copied at once.
-    if needs_escape(bytes) {
+    if crate::common::text::needs_escape(bytes) {
         return json_str_escaped(bytes, out);
     }
     out.reserve(bytes.len() + 2);
@@ -189,53 +189,6 @@ fn json_str_escaped(bytes: &[u8], out: &mut Vec<u8>) {
     }
     out.extend_from_slice(&bytes[start..]);
     out.push(b'"');
-}
-
-/// True when some byte of `bytes` must be escaped in a JSON string: a control character,
-/// `"` or `\\`. Eight bytes at a time (the field names and values of a log line are short,
-/// too short for the vectorised loop a byte-wise fold compiles to).
-#[inline]
-fn needs_escape(bytes: &[u8]) -> bool {
-    const ONES: u64 = 0x0101_0101_0101_0101;
-    const HIGH: u64 = 0x8080_8080_8080_8080;
-    // Bit 7 of some byte is set exactly when some byte of `x` is below `n` (n <= 0x80),
-    // or equals `c`: the classic zero-byte tests, exact as a yes/no answer.
-    fn flags(x: u64) -> u64 {
-        let below_space = x.wrapping_sub(ONES * 0x20) & !x;
-        let quote = x ^ (ONES * u64::from(b'"'));
-        let backslash = x ^ (ONES * u64::from(b'\\'));
-        (below_space
-            | (quote.wrapping_sub(ONES) & !quote)
-            | (backslash.wrapping_sub(ONES) & !backslash))
-            & HIGH
-    }
-    let word = |at: usize| -> u64 {
-        let mut w = [0u8; 8];
-        w.copy_from_slice(&bytes[at..at + 8]);
-        u64::from_le_bytes(w)
-    };
-    let n = bytes.len();
-    if n >= 8 {
-        let mut acc = 0;
-        let mut at = 0;
-        while at + 8 <= n {
-            acc |= flags(word(at));
-            at += 8;
-        }
-        // The last, partial word: the final eight bytes, overlapping what was checked.
-        acc |= flags(word(n - 8));
-        return acc != 0;
-    }
-    if n >= 4 {
-        // Two overlapping four-byte halves make one word.
-        let half = |at: usize| -> u64 {
-            let mut w = [0u8; 4];
-            w.copy_from_slice(&bytes[at..at + 4]);
-            u64::from(u32::from_le_bytes(w))
-        };
-        return flags(half(0) | (half(n - 4) << 32)) != 0;
-    }
-    bytes.iter().any(|&b| b < 0x20 || b == b'"' || b == b'\\')
 }
 
 fn json_f64(v: f64, out: &mut Vec<u8>) {
@@ -486,7 +439,7 @@ mod tests {
             let back: String = serde_json::from_slice(&out).unwrap();
             proptest::prop_assert_eq!(&back, &s);
             let bytewise = s.bytes().any(|b| b < 0x20 || b == b'"' || b == b'\\');
-            proptest::prop_assert_eq!(needs_escape(s.as_bytes()), bytewise);
+            proptest::prop_assert_eq!(crate::common::text::needs_escape(s.as_bytes()), bytewise);
         }
     }
 }

@@ -600,7 +600,9 @@ fn push_label(out: &mut String, first: &mut bool, name: &str, value: &str) {
 }
 
 fn escape_label_value(out: &mut String, value: &str) {
-    if !value.bytes().any(|b| matches!(b, b'\\' | b'"' | b'\n')) {
+    // A word-at-a-time check for any control character, quote or backslash; the rare
+    // value that has one takes the loop below, which escapes only what Prometheus does.
+    if !crate::common::text::needs_escape(value.as_bytes()) {
         out.push_str(value);
         return;
     }

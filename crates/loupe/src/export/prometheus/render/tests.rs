@@ -47,6 +47,18 @@ fn names_follow_the_compatibility_rules() {
 }
 
 proptest::proptest! {
+    /// Label values escape exactly backslashes, quotes and line feeds, whichever path they take
+    /// (the word-at-a-time check also stops at other control characters).
+    #[test]
+    fn label_values_escape_exactly_backslash_quote_and_newline(
+        value in "[\\x00-\\x7f\\\\\"é]{0,40}",
+    ) {
+        let mut out = String::new();
+        escape_label_value(&mut out, &value);
+        let expected = value.replace('\\', "\\\\").replace('"', "\\\"").replace('\n', "\\n");
+        proptest::prop_assert_eq!(out, expected);
+    }
+
     #[test]
     fn the_label_name_fast_path_agrees_with_the_full_rules(key in "[a-z0-9_.:A-Z]{0,12}") {
         let fast = label_name_cow(&key).into_owned();
