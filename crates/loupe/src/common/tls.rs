@@ -41,8 +41,17 @@ impl<T> std::ops::Deref for Padded<T> {
     }
 }
 
-/// How many shards striped cells use: a power of two, at least twice the parallelism so
-/// round-robin thread indices rarely collide, capped to bound memory per series.
+/// The most shards a striped cell has.
+pub(crate) const MAX_SHARDS: usize = 8;
+
+/// How many shards striped cells use: a power of two, twice the parallelism so
+/// round-robin thread indices rarely collide, but at most [`MAX_SHARDS`].
+///
+/// Every series of every instrument carries this many padded shards, so the cap is what
+/// bounds memory on large hosts: at 64 shards a counter series took 8 KiB and an
+/// explicit-bucket histogram series about 17 KiB (34 MiB for one histogram at the default
+/// cardinality limit of 2000). At 8, past 8 threads recording the very same series at
+/// once, some share a shard (a contended atomic add, still no lock).
 pub(crate) fn shard_count() -> usize {
     static COUNT: AtomicUsize = AtomicUsize::new(0);
     let cached = COUNT.load(Ordering::Relaxed);
@@ -50,7 +59,20 @@ pub(crate) fn shard_count() -> usize {
         return cached;
     }
     let cpus = std::thread::available_parallelism().map_or(4, |n| n.get());
-    let count = (cpus * 2).next_power_of_two().clamp(2, 64);
+    let count = (cpus * 2).next_power_of_two().clamp(2, MAX_SHARDS);
     COUNT.store(count, Ordering::Relaxed);
     count
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn striped_cells_have_a_power_of_two_of_shards_within_the_cap() {
+        let n = shard_count();
+        assert!(n.is_power_of_two() && (2..=MAX_SHARDS).contains(&n), "{n}");
+        let cpus = std::thread::available_parallelism().map_or(4, |n| n.get());
+        assert!(n >= (2 * cpus).min(MAX_SHARDS), "{n} shards for {cpus} CPUs");
+    }
 }
