@@ -73,6 +73,9 @@ mod tests {
         let n = shard_count();
         assert!(n.is_power_of_two() && (2..=MAX_SHARDS).contains(&n), "{n}");
         let cpus = std::thread::available_parallelism().map_or(4, |n| n.get());
-        assert!(n >= (2 * cpus).min(MAX_SHARDS), "{n} shards for {cpus} CPUs");
+        assert!(
+            n >= (2 * cpus).min(MAX_SHARDS),
+            "{n} shards for {cpus} CPUs"
+        );
     }
 }

@@ -197,9 +197,11 @@ impl OtlpConfig {
         if let Some(v) = get("OTEL_EXPORTER_OTLP_PROTOCOL") {
             self.protocol = Protocol::parse("OTEL_EXPORTER_OTLP_PROTOCOL", &v)?;
         }
+        let insecure = parse_insecure(&get, "OTEL_EXPORTER_OTLP_INSECURE")?;
         if let Some(v) = get("OTEL_EXPORTER_OTLP_ENDPOINT") {
+            let v = with_scheme(&v, insecure.unwrap_or(false));
             validate_url("OTEL_EXPORTER_OTLP_ENDPOINT", &v)?;
-            self.endpoint = Some(v.trim().to_string());
+            self.endpoint = Some(v);
         }
         if let Some(v) = get("OTEL_EXPORTER_OTLP_HEADERS") {
             self.headers = parse_headers("OTEL_EXPORTER_OTLP_HEADERS", &v)?;
@@ -232,9 +234,11 @@ impl OtlpConfig {
             (Signal::Logs, SIGNAL_VARS[2]),
         ] {
             let o = &mut self.signals[signal.index()];
+            let insecure = parse_insecure(&get, names[8])?.or(insecure);
             if let Some(v) = get(names[0]) {
+                let v = with_scheme(&v, insecure.unwrap_or(false));
                 validate_url(names[0], &v)?;
-                o.endpoint = Some(v.trim().to_string());
+                o.endpoint = Some(v);
             }
             if let Some(v) = get(names[1]) {
                 o.protocol = Some(Protocol::parse(names[1], &v)?);
@@ -381,7 +385,7 @@ impl OtlpConfig {
 
 /// Endpoint, protocol, headers, timeout, compression and TLS (certificate, client
 /// certificate, client key) variables of each signal.
-const SIGNAL_VARS: [[&str; 8]; 3] = [
+const SIGNAL_VARS: [[&str; 9]; 3] = [
     [
         "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
         "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL",
@@ -391,6 +395,7 @@ const SIGNAL_VARS: [[&str; 8]; 3] = [
         "OTEL_EXPORTER_OTLP_TRACES_CERTIFICATE",
         "OTEL_EXPORTER_OTLP_TRACES_CLIENT_CERTIFICATE",
         "OTEL_EXPORTER_OTLP_TRACES_CLIENT_KEY",
+        "OTEL_EXPORTER_OTLP_TRACES_INSECURE",
     ],
     [
         "OTEL_EXPORTER_OTLP_METRICS_ENDPOINT",
@@ -401,6 +406,7 @@ const SIGNAL_VARS: [[&str; 8]; 3] = [
         "OTEL_EXPORTER_OTLP_METRICS_CERTIFICATE",
         "OTEL_EXPORTER_OTLP_METRICS_CLIENT_CERTIFICATE",
         "OTEL_EXPORTER_OTLP_METRICS_CLIENT_KEY",
+        "OTEL_EXPORTER_OTLP_METRICS_INSECURE",
     ],
     [
         "OTEL_EXPORTER_OTLP_LOGS_ENDPOINT",
@@ -411,8 +417,38 @@ const SIGNAL_VARS: [[&str; 8]; 3] = [
         "OTEL_EXPORTER_OTLP_LOGS_CERTIFICATE",
         "OTEL_EXPORTER_OTLP_LOGS_CLIENT_CERTIFICATE",
         "OTEL_EXPORTER_OTLP_LOGS_CLIENT_KEY",
+        "OTEL_EXPORTER_OTLP_LOGS_INSECURE",
     ],
 ];
+
+/// `OTEL_EXPORTER_OTLP_INSECURE` or a per-signal form: `true` or `false`, any case.
+fn parse_insecure(
+    get: &impl Fn(&str) -> Option<String>,
+    name: &'static str,
+) -> Result<Option<bool>, ConfigError> {
+    let Some(v) = get(name) else {
+        return Ok(None);
+    };
+    match v.trim().to_ascii_lowercase().as_str() {
+        "true" => Ok(Some(true)),
+        "false" => Ok(Some(false)),
+        _ => Err(ConfigError::new(name, format!("{v:?}"), "true, false")),
+    }
+}
+
+/// An endpoint as given, or with a scheme when it has none (`collector:4317`, as gRPC
+/// setups write it): `http://` when `insecure`, else `https://`, as the specification's
+/// `OTEL_EXPORTER_OTLP_INSECURE` says.
+fn with_scheme(endpoint: &str, insecure: bool) -> String {
+    let endpoint = endpoint.trim();
+    if endpoint.contains("://") {
+        endpoint.to_string()
+    } else if insecure {
+        format!("http://{endpoint}")
+    } else {
+        format!("https://{endpoint}")
+    }
+}
 
 /// The shared certificate, client certificate and client key variables.
 const SHARED_TLS_VARS: [&str; 3] = [
@@ -582,6 +618,44 @@ mod tests {
     }
 
     #[test]
+    fn endpoints_without_a_scheme_are_secure_unless_insecure_is_set() {
+        let c = OtlpConfig::from_lookup(lookup(&[
+            ("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc"),
+            ("OTEL_EXPORTER_OTLP_ENDPOINT", "collector:4317"),
+            ("OTEL_EXPORTER_OTLP_METRICS_ENDPOINT", "metrics:4317"),
+            ("OTEL_EXPORTER_OTLP_METRICS_INSECURE", "TRUE"),
+            ("OTEL_EXPORTER_OTLP_LOGS_ENDPOINT", "http://logs:4317"),
+        ]))
+        .unwrap();
+        assert_eq!(
+            c.resolve(Signal::Traces).unwrap().url,
+            "https://collector:4317"
+        );
+        assert_eq!(
+            c.resolve(Signal::Metrics).unwrap().url,
+            "http://metrics:4317"
+        );
+        assert_eq!(c.resolve(Signal::Logs).unwrap().url, "http://logs:4317");
+
+        let c = OtlpConfig::from_lookup(lookup(&[
+            ("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc"),
+            ("OTEL_EXPORTER_OTLP_INSECURE", "true"),
+            ("OTEL_EXPORTER_OTLP_ENDPOINT", "otel-collector:4317"),
+            ("OTEL_EXPORTER_OTLP_TRACES_INSECURE", "false"),
+            ("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "traces:4317"),
+        ]))
+        .unwrap();
+        assert_eq!(
+            c.resolve(Signal::Metrics).unwrap().url,
+            "http://otel-collector:4317"
+        );
+        assert_eq!(
+            c.resolve(Signal::Traces).unwrap().url,
+            "https://traces:4317"
+        );
+    }
+
+    #[test]
     fn malformed_values_name_the_variable() {
         for (var, value) in [
             ("OTEL_EXPORTER_OTLP_PROTOCOL", "http"),
@@ -593,6 +667,8 @@ mod tests {
             ("OTEL_EXPORTER_OTLP_LOGS_HEADERS", "bad key=v"),
             ("OTEL_EXPORTER_OTLP_TIMEOUT", "-5"),
             ("OTEL_EXPORTER_OTLP_COMPRESSION", "brotli"),
+            ("OTEL_EXPORTER_OTLP_INSECURE", "yes"),
+            ("OTEL_EXPORTER_OTLP_LOGS_INSECURE", "1"),
             (
                 "OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE",
                 "sometimes",
