@@ -299,7 +299,10 @@ fn spec_fallbacks_are_reported_not_silent() {
 #[test]
 fn malformed_exporter_settings_are_errors_naming_the_variable() {
     for (var, value) in [
-        ("OTEL_EXPORTER_OTLP_ENDPOINT", "collector:4317"),
+        // (A scheme-less `collector:4317` is valid: `https://`, or `http://` when
+        // `OTEL_EXPORTER_OTLP_INSECURE` is true.)
+        ("OTEL_EXPORTER_OTLP_ENDPOINT", "ftp://collector:4317"),
+        ("OTEL_EXPORTER_OTLP_INSECURE", "yes"),
         ("OTEL_EXPORTER_OTLP_PROTOCOL", "thrift"),
         ("OTEL_EXPORTER_OTLP_HEADERS", "no-equals-sign"),
     ] {
