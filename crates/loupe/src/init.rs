@@ -7,7 +7,7 @@ use crate::config::{LogProcessorConfig, LogSinkConfig};
 use crate::export::http_server::HttpServer;
 use crate::export::otlp::{Compression, OtlpConfig, Protocol, Signal};
 use crate::export::prometheus::PrometheusExporter;
-use crate::export::tls::TlsFields;
+use crate::export::tls::tls_fields;
 use crate::facade::CoreTelemetry;
 use crate::health::{HealthPaths, HealthRegistry};
 use crate::logs::{LogExporter, LoggerProvider};
@@ -492,11 +492,7 @@ fn tracer_provider(
                 crate::export::ZipkinExporter::builder()
                     .with_endpoint(t.zipkin_endpoint.clone())
                     .with_tls(t.zipkin_tls.clone())
-                    .with_tls_setting_names(TlsFields {
-                        certificate: "tracing.zipkin_tls.certificate",
-                        client_certificate: "tracing.zipkin_tls.client_certificate",
-                        client_key: "tracing.zipkin_tls.client_key",
-                    })
+                    .with_tls_setting_names(tls_fields!("tracing.zipkin_tls"))
                     .build()?,
                 batch,
             )?)

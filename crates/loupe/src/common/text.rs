@@ -47,3 +47,19 @@ pub(crate) fn needs_escape(bytes: &[u8]) -> bool {
     }
     bytes.iter().any(|&b| b < 0x20 || b == b'"' || b == b'\\')
 }
+
+#[cfg(test)]
+mod tests {
+    proptest::proptest! {
+        /// The word-at-a-time answer is the byte-by-byte one, for every length (the
+        /// strings mix what must be escaped with what must not, around every boundary).
+        #[test]
+        fn needs_escape_agrees_with_a_bytewise_check(s in proptest::prop_oneof![
+            "[\\x00-\\x21\"\\\\\\x5b-\\x5d\\x7e-\\u{a0}é]{0,40}",
+            "[ -~é]{0,40}",
+        ]) {
+            let bytewise = s.bytes().any(|b| b < 0x20 || b == b'"' || b == b'\\');
+            proptest::prop_assert_eq!(super::needs_escape(s.as_bytes()), bytewise);
+        }
+    }
+}

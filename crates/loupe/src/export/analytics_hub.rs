@@ -60,7 +60,7 @@ use crate::common::attribute::KeyValue;
 use crate::common::error::{ConfigError, ExportError};
 use crate::common::resource::{Resource, SERVICE_NAME};
 use crate::common::stats::{register_exporter, ExporterStats};
-use crate::export::tls::{TlsConfig, TlsFields};
+use crate::export::tls::{tls_fields, TlsConfig};
 use crate::export::transport::{self, post_once, with_retries, HttpTarget, RetryPolicy};
 use crate::metrics::{MetricData, MetricExporter, PeriodicReader, ResourceMetrics};
 use serde::{Deserialize, Serialize};
@@ -237,11 +237,7 @@ impl AnalyticsHubExporter {
             .iter()
             .map(|key| ("x-api-key".to_string(), key.clone()))
             .collect();
-        let tls = config.tls.load(&TlsFields {
-            certificate: "analytics_hub.tls.certificate",
-            client_certificate: "analytics_hub.tls.client_certificate",
-            client_key: "analytics_hub.tls.client_key",
-        })?;
+        let tls = config.tls.load(&tls_fields!("analytics_hub.tls"))?;
         let target = HttpTarget::new(
             "api_key",
             url,

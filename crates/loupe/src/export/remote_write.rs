@@ -30,7 +30,7 @@ use crate::common::error::{ConfigError, ExportError};
 use crate::common::stats::{register_exporter, ExporterStats};
 use crate::export::prometheus::render::{exponential_buckets, format_float, merge_labels};
 use crate::export::prometheus::{metric_name, NameKind};
-use crate::export::tls::{TlsConfig, TlsFields};
+use crate::export::tls::{tls_fields, TlsConfig};
 use crate::export::transport::{self, HttpTarget, RetryPolicy};
 use crate::metrics::{MetricData, MetricExporter, NumberValue, ResourceMetrics, Temporality};
 use std::sync::Arc;
@@ -137,11 +137,7 @@ impl RemoteWriteBuilder {
     /// Validates the settings; reads and checks the TLS files.
     pub fn build(self) -> Result<RemoteWriteExporter, ConfigError> {
         transport::check_http_url("remote_write.url", &self.url)?;
-        let tls = self.tls.load(&TlsFields {
-            certificate: "remote_write.tls.certificate",
-            client_certificate: "remote_write.tls.client_certificate",
-            client_key: "remote_write.tls.client_key",
-        })?;
+        let tls = self.tls.load(&tls_fields!("remote_write.tls"))?;
         let target = HttpTarget::new(
             "remote_write.headers",
             self.url,

@@ -28,7 +28,10 @@
 //! ```
 
 // Without a network exporter only `TlsConfig` itself is used (by configuration).
-#![cfg_attr(not(feature = "http-export"), allow(dead_code))]
+#![cfg_attr(
+    not(feature = "http-export"),
+    allow(dead_code, unused_macros, unused_imports)
+)]
 
 use crate::common::error::ConfigError;
 use serde::{Deserialize, Serialize};
@@ -122,6 +125,19 @@ pub(crate) struct TlsFields {
     pub client_certificate: &'static str,
     pub client_key: &'static str,
 }
+
+/// The [`TlsFields`] of a configuration section: `tls_fields!("zipkin.tls")` names
+/// `zipkin.tls.certificate`, `zipkin.tls.client_certificate` and `zipkin.tls.client_key`.
+macro_rules! tls_fields {
+    ($section:literal) => {
+        $crate::export::tls::TlsFields {
+            certificate: concat!($section, ".certificate"),
+            client_certificate: concat!($section, ".client_certificate"),
+            client_key: concat!($section, ".client_key"),
+        }
+    };
+}
+pub(crate) use tls_fields;
 
 /// The checked contents of a [`TlsConfig`]'s files. Its `Debug` output says what is set,
 /// never the contents (one of them is a private key).
@@ -255,11 +271,7 @@ impl LoadedTls {
 mod tests {
     use super::*;
 
-    const CONFIG_FIELDS: TlsFields = TlsFields {
-        certificate: "tls.certificate",
-        client_certificate: "tls.client_certificate",
-        client_key: "tls.client_key",
-    };
+    const CONFIG_FIELDS: TlsFields = tls_fields!("tls");
 
     fn temp(name: &str, contents: &str) -> PathBuf {
         let dir = std::env::temp_dir().join(format!("loupe-tls-{}", std::process::id()));

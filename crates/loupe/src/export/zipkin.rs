@@ -70,7 +70,7 @@ use crate::common::error::{ConfigError, ExportError};
 use crate::common::resource::{Resource, SERVICE_NAME};
 use crate::common::stats::{register_exporter, ExporterStats};
 use crate::export::stdout::json_value;
-use crate::export::tls::{TlsConfig, TlsFields};
+use crate::export::tls::{tls_fields, TlsConfig, TlsFields};
 use crate::export::transport::{self, post_once, with_retries, HttpTarget, RetryPolicy};
 use crate::trace::{SpanBatch, SpanData, SpanExporter, SpanKind, Status};
 use serde::Serialize;
@@ -240,11 +240,7 @@ impl ZipkinExporter {
             headers: Vec::new(),
             local: LocalEndpoint::default(),
             tls: TlsConfig::default(),
-            tls_fields: TlsFields {
-                certificate: "zipkin.tls.certificate",
-                client_certificate: "zipkin.tls.client_certificate",
-                client_key: "zipkin.tls.client_key",
-            },
+            tls_fields: tls_fields!("zipkin.tls"),
         }
     }
 

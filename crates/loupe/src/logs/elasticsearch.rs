@@ -8,7 +8,7 @@ use crate::common::error::{report_once, ConfigError, ExportError};
 use crate::common::resource::{Resource, SERVICE_NAME, SERVICE_VERSION};
 use crate::common::stats::ExporterStats;
 use crate::common::time::Utc;
-use crate::export::tls::{TlsConfig, TlsFields};
+use crate::export::tls::{tls_fields, TlsConfig};
 use crate::export::transport::{self, check_http_url, post_once, Failure, HttpTarget, RetryPolicy};
 use bytes::Bytes;
 use response::BulkOutcome;
@@ -145,11 +145,7 @@ impl ElasticsearchSinkBuilder {
         if let Some(value) = self.authorization {
             headers.push(("authorization".into(), value));
         }
-        let tls = self.tls.load(&TlsFields {
-            certificate: "elasticsearch.tls.certificate",
-            client_certificate: "elasticsearch.tls.client_certificate",
-            client_key: "elasticsearch.tls.client_key",
-        })?;
+        let tls = self.tls.load(&tls_fields!("elasticsearch.tls"))?;
         let target = HttpTarget::new(
             "elasticsearch.headers",
             url,

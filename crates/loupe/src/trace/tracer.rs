@@ -401,11 +401,10 @@ impl SpanBuilder<'_> {
     /// Adds an attribute (samplers see it).
     #[inline(always)]
     pub fn with_attribute(mut self, key: impl Into<Key>, value: impl Into<Value>) -> Self {
-        // Always inlined, and the work done by reference: a chain of builder calls then
-        // keeps the builder where the caller has it instead of copying it in and out of
-        // each call.
-        // Checked before the attribute is built: dropping it would take its address, and
-        // it would then be built on the stack and copied, rather than written in place.
+        // Always inlined, the work done by reference: a chain of builder calls then keeps
+        // the builder where the caller has it instead of copying it in and out of each
+        // call. The no-op check comes before the attribute is built, since dropping an
+        // unused attribute would take its address and force it onto the stack.
         if self.tracer.shared.is_some() {
             self.push_attribute(KeyValue::new(key, value));
         } // else a no-op tracer keeps nothing
