@@ -33,6 +33,7 @@ mod ids;
 mod limits;
 mod processor;
 mod sampler;
+mod slot;
 mod span;
 mod trace_state;
 mod tracer;

@@ -3,7 +3,7 @@
 use super::context::{Context, ContextGuard};
 use super::ids::SpanContext;
 use super::limits::SpanLimits;
-use super::tracer::{with_provider, ProviderId};
+use super::tracer::{with_provider, Parent, ProviderId};
 use crate::common::attribute::{Key, KeyValue, Value};
 use crate::common::scope::InstrumentationScope;
 use std::borrow::Cow;
@@ -218,10 +218,18 @@ pub(crate) fn limited_attributes(
     (attrs, dropped)
 }
 
+/// What a span records, from its builder's first call to its end: one heap block that
+/// the builder fills, the span keeps, and ending hands back to the thread's pool (see
+/// `trace/slot.rs`). Builders and spans are then a pointer and a context: moving them
+/// along a chain of builder calls copies a few words, not a few hundred bytes.
 pub(crate) struct Recording {
     pub(crate) data: SpanData,
     pub(crate) limits: SpanLimits,
     pub(crate) provider: ProviderId,
+    /// The builder's choice of parent; taken when the span starts.
+    pub(crate) parent: Parent,
+    /// Whether the builder set `data.start_time` (otherwise the span starts now).
+    pub(crate) start_time_given: bool,
 }
 
 /// A span being recorded. Ends when [`Span::end`] is called or when it is dropped.
@@ -230,8 +238,7 @@ pub(crate) struct Recording {
 /// but record nothing and cost no allocation.
 pub struct Span {
     context: SpanContext,
-    // Inline rather than boxed: one allocation less per span.
-    recording: Option<Recording>,
+    recording: Option<Box<Recording>>,
 }
 
 impl std::fmt::Debug for Span {
@@ -244,12 +251,8 @@ impl std::fmt::Debug for Span {
 }
 
 impl Span {
-    pub(crate) fn new(context: SpanContext, recording: Option<Recording>) -> Self {
+    pub(crate) fn new(context: SpanContext, recording: Option<Box<Recording>>) -> Self {
         Span { context, recording }
-    }
-
-    pub(crate) fn recording_mut(&mut self) -> Option<&mut Recording> {
-        self.recording.as_mut()
     }
 
     /// A span that records nothing, with the given context (useful to represent a remote
@@ -410,7 +413,7 @@ impl Span {
 
     /// Ends the span at the given time.
     pub fn end_with_timestamp(&mut self, timestamp: SystemTime) {
-        let Some(rec) = &mut self.recording else {
+        let Some(mut rec) = self.recording.take() else {
             return;
         };
         rec.data.end_time = timestamp.max(rec.data.start_time);
@@ -419,7 +422,7 @@ impl Span {
         // stalls on store forwarding (the copies were the largest cost of a span).
         let data = &mut rec.data;
         let ended = with_provider(rec.provider, |shared| shared.on_end(data));
-        self.recording = None;
+        super::slot::give_back(rec);
         if !ended {
             super::tracer::span_after_shutdown();
         }

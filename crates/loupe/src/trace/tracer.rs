@@ -7,7 +7,7 @@ use super::processor::SpanProcessor;
 use super::sampler::{
     AlwaysOnSampler, ParentBasedSampler, Sampler, SamplingDecision, SamplingParams,
 };
-use super::span::{limited_attributes, Link, Recording, Span, SpanData, SpanKind, Status};
+use super::span::{limited_attributes, Link, Recording, Span, SpanData, SpanKind};
 use crate::common::attribute::{Key, KeyValue, Value};
 use crate::common::error::{ConfigError, ExportError};
 use crate::common::resource::Resource;
@@ -326,13 +326,18 @@ impl Tracer {
     /// Starts building a span.
     #[inline]
     pub fn span_builder(&self, name: impl Into<Cow<'static, str>>) -> SpanBuilder<'_> {
+        if self.shared.is_none() {
+            return SpanBuilder {
+                tracer: self,
+                rec: None,
+            };
+        }
+        let mut rec = super::slot::take();
+        rec.data.name = name.into();
+        rec.data.scope = self.scope;
         SpanBuilder {
             tracer: self,
-            name: name.into(),
-            kind: SpanKind::Internal,
-            attributes: Vec::new(),
-            parent: Parent::Current,
-            rare: None,
+            rec: Some(rec),
         }
     }
 
@@ -353,9 +358,13 @@ impl Tracer {
     }
 }
 
-enum Parent {
+/// Which span a new span is the child of.
+pub(crate) enum Parent {
+    /// The current span, if any.
     Current,
+    /// None: a new trace.
     Root,
+    /// This one (a root if invalid).
     Explicit(SpanContext),
 }
 
@@ -363,90 +372,83 @@ enum Parent {
 #[must_use = "a span builder does nothing until `start` is called"]
 pub struct SpanBuilder<'a> {
     tracer: &'a Tracer,
-    name: Cow<'static, str>,
-    kind: SpanKind,
-    attributes: Vec<KeyValue>,
-    parent: Parent,
-    /// What few spans set, kept out of line so that the builder stays small: a builder
-    /// is moved at each call of the chain, and copies of more than 128 bytes are
-    /// `memcpy` calls.
-    rare: Option<Box<RareSettings>>,
+    /// The span's block, filled as the builder goes and kept by the span (`None` for a
+    /// no-op tracer, until a parent is set). A pointer, so that moving the builder along
+    /// a chain of calls copies one word.
+    rec: Option<Box<Recording>>,
 }
 
-#[derive(Default)]
-struct RareSettings {
-    links: Vec<Link>,
-    start_time: Option<SystemTime>,
+impl Drop for SpanBuilder<'_> {
+    fn drop(&mut self) {
+        if let Some(rec) = self.rec.take() {
+            super::slot::give_back(rec);
+        }
+    }
 }
 
 /// `attributes` with room for at least one more: the thread's pooled vector for a
 /// builder's first attribute, else grown.
+#[cold]
 #[inline(never)]
-fn with_room(mut attributes: Vec<KeyValue>) -> Vec<KeyValue> {
+fn make_room(attributes: &mut Vec<KeyValue>) {
     if attributes.capacity() == 0 {
-        attributes = super::attr_pool::take();
+        *attributes = super::attr_pool::take();
     }
     attributes.reserve(1);
-    attributes
 }
 
 impl SpanBuilder<'_> {
     /// The span kind; default [`SpanKind::Internal`].
     #[inline]
     pub fn with_kind(mut self, kind: SpanKind) -> Self {
-        self.kind = kind;
+        if let Some(rec) = &mut self.rec {
+            rec.data.kind = kind;
+        }
         self
     }
 
     /// Adds an attribute (samplers see it).
     #[inline(always)]
     pub fn with_attribute(mut self, key: impl Into<Key>, value: impl Into<Value>) -> Self {
-        // Always inlined, the work done by reference: a chain of builder calls then keeps
-        // the builder where the caller has it instead of copying it in and out of each
-        // call. The no-op check comes before the attribute is built, since dropping an
-        // unused attribute would take its address and force it onto the stack.
-        if self.tracer.shared.is_some() {
-            self.push_attribute(KeyValue::new(key, value));
-        } // else a no-op tracer keeps nothing
+        // The check comes before the attribute is built: a no-op tracer builds nothing.
+        if let Some(rec) = &mut self.rec {
+            let attributes = &mut rec.data.attributes;
+            if attributes.len() == attributes.capacity() {
+                make_room(attributes);
+            }
+            let (key, value) = (key.into(), value.into());
+            let len = attributes.len();
+            debug_assert!(len < attributes.capacity());
+            // SAFETY: `make_room` left room for one more. Field by field rather than
+            // `push`: a whole `KeyValue` is built on the stack and copied in with wide
+            // loads that stall on the narrower stores that just wrote it.
+            unsafe {
+                let slot = attributes.as_mut_ptr().add(len);
+                std::ptr::addr_of_mut!((*slot).key).write(key);
+                std::ptr::addr_of_mut!((*slot).value).write(value);
+                attributes.set_len(len + 1);
+            }
+        }
         self
-    }
-
-    #[inline(always)]
-    fn push_attribute(&mut self, attribute: KeyValue) {
-        if self.attributes.len() == self.attributes.capacity() {
-            self.attributes = with_room(std::mem::take(&mut self.attributes));
-        }
-        let len = self.attributes.len();
-        debug_assert!(len < self.attributes.capacity());
-        // SAFETY: `with_room` left room for one more (it reserves when the vector is
-        // full). Not `Vec::push`: its growth path takes the vector by reference, and a
-        // reference into the builder keeps the optimiser from leaving the builder in
-        // place along a chain of calls (the copies stall on store forwarding).
-        unsafe {
-            self.attributes.as_mut_ptr().add(len).write(attribute);
-            self.attributes.set_len(len + 1);
-        }
     }
 
     /// Adds attributes (samplers see them).
     #[inline]
     pub fn with_attributes(mut self, attributes: impl IntoIterator<Item = KeyValue>) -> Self {
-        if self.tracer.shared.is_none() {
-            return self;
+        if let Some(rec) = &mut self.rec {
+            if rec.data.attributes.capacity() == 0 {
+                rec.data.attributes = super::attr_pool::take();
+            }
+            rec.data.attributes.extend(attributes);
         }
-        if self.attributes.capacity() == 0 {
-            self.attributes = super::attr_pool::take();
-        }
-        self.attributes.extend(attributes);
         self
     }
 
     /// Adds links to other spans.
     pub fn with_links(mut self, links: impl IntoIterator<Item = Link>) -> Self {
-        self.rare
-            .get_or_insert_with(Default::default)
-            .links
-            .extend(links);
+        if let Some(rec) = &mut self.rec {
+            rec.data.links.extend(links);
+        }
         self
     }
 
@@ -454,165 +456,172 @@ impl SpanBuilder<'_> {
     /// of the current span. An invalid context makes it a root.
     #[inline]
     pub fn with_parent(mut self, parent: SpanContext) -> Self {
-        self.parent = Parent::Explicit(parent);
+        self.set_parent(Parent::Explicit(parent));
         self
     }
 
     /// Makes the span a child of the span in `cx`, or a root if `cx` has none.
     #[inline]
     pub fn with_parent_context(mut self, cx: &Context) -> Self {
-        self.parent = match cx.span_context() {
+        self.set_parent(match cx.span_context() {
             Some(sc) => Parent::Explicit(sc.clone()),
             None => Parent::Root,
-        };
+        });
         self
     }
 
     /// Starts a new trace even if a span is current.
     #[inline]
     pub fn as_root(mut self) -> Self {
-        self.parent = Parent::Root;
+        self.set_parent(Parent::Root);
         self
+    }
+
+    fn set_parent(&mut self, parent: Parent) {
+        // A no-op tracer's span stands for its parent, so even it keeps the parent: in a
+        // block from the pool, which allocates only when this thread has none.
+        let rec = self.rec.get_or_insert_with(super::slot::take);
+        rec.parent = parent;
     }
 
     /// The start time; default now.
     #[inline]
     pub fn with_start_time(mut self, time: SystemTime) -> Self {
-        self.rare.get_or_insert_with(Default::default).start_time = Some(time);
+        if let Some(rec) = &mut self.rec {
+            rec.data.start_time = time;
+            rec.start_time_given = true;
+        }
         self
     }
 
     /// Starts the span.
     #[inline]
     pub fn start(mut self) -> Span {
-        // By reference: a builder passed by value to a function that is not inlined is
-        // copied, just after it was written (see `Span::end_with_timestamp`).
-        self.start_in_place()
+        start(self.tracer, self.rec.take())
+    }
+}
+
+/// Starts the span described by `rec`, in place: the span keeps the block.
+fn start(tracer: &Tracer, rec: Option<Box<Recording>>) -> Span {
+    let Some(shared) = &tracer.shared else {
+        // A no-op span stands for its parent, as in OpenTelemetry: entering it keeps
+        // the surrounding trace current, so real spans started inside still join it.
+        let parent = match rec {
+            None => Context::current_span_context(),
+            Some(mut rec) => {
+                let parent = std::mem::replace(&mut rec.parent, Parent::Current);
+                super::slot::give_back(rec);
+                match parent {
+                    Parent::Current => Context::current_span_context(),
+                    Parent::Root => None,
+                    Parent::Explicit(sc) => Some(sc),
+                }
+            }
+        };
+        return Span::new(parent.unwrap_or(SpanContext::INVALID), None);
+    };
+    // A real tracer's builder always has a block.
+    let mut rec = rec.unwrap_or_else(|| {
+        let mut rec = super::slot::take();
+        rec.data.scope = tracer.scope;
+        rec
+    });
+    // By reference: moving the whole `Parent` out would read forty bytes of which the
+    // builder usually wrote one, which stalls on store forwarding.
+    let parent = match &rec.parent {
+        Parent::Current => Context::current_span_context(),
+        Parent::Root => None,
+        Parent::Explicit(sc) => Some(sc.clone()),
+    }
+    .filter(SpanContext::is_valid);
+    let trace_id = parent
+        .as_ref()
+        .map_or_else(TraceId::random, SpanContext::trace_id);
+    let data = &mut rec.data;
+    let result = shared.sampler.should_sample(&SamplingParams {
+        parent: parent.as_ref(),
+        trace_id,
+        name: &data.name,
+        kind: data.kind,
+        attributes: &data.attributes,
+        links: &data.links,
+    });
+    let flags = match &parent {
+        Some(p) => p.trace_flags(),
+        // Loupe's trace ids are fully random: say so (W3C Trace Context level 2).
+        None => TraceFlags::RANDOM,
+    }
+    .with_sampled(result.decision == SamplingDecision::RecordAndSample);
+    let state = result
+        .trace_state
+        .or_else(|| parent.as_ref().map(|p| p.trace_state().clone()))
+        .unwrap_or_default();
+    let context = SpanContext::new(trace_id, SpanId::random(), flags, false, state);
+    if result.decision == SamplingDecision::Drop {
+        super::slot::give_back(rec);
+        return Span::new(context, None);
+    }
+    if shared.is_shutdown.load(Ordering::Relaxed) {
+        super::slot::give_back(rec);
+        span_after_shutdown();
+        return Span::new(context, None);
     }
 
-    /// Starts the span, taking what it needs out of the builder.
-    fn start_in_place(&mut self) -> Span {
-        let parent = std::mem::replace(&mut self.parent, Parent::Current);
-        let (links, start_time) = match self.rare.take() {
-            Some(rare) => (rare.links, rare.start_time),
-            None => (Vec::new(), None),
-        };
-        let Some(shared) = &self.tracer.shared else {
-            // A no-op span stands for its parent, as in OpenTelemetry: entering it keeps
-            // the surrounding trace current, so real spans started inside still join it.
-            let parent = match parent {
-                Parent::Current => Context::current_span_context(),
-                Parent::Root => None,
-                Parent::Explicit(sc) => Some(sc),
-            };
-            return Span::new(parent.unwrap_or(SpanContext::INVALID), None);
-        };
-        let parent = match parent {
-            Parent::Current => Context::current_span_context(),
-            Parent::Root => None,
-            Parent::Explicit(sc) => Some(sc),
-        }
-        .filter(SpanContext::is_valid);
-        let trace_id = parent
-            .as_ref()
-            .map_or_else(TraceId::random, SpanContext::trace_id);
-        let result = shared.sampler.should_sample(&SamplingParams {
-            parent: parent.as_ref(),
-            trace_id,
-            name: &self.name,
-            kind: self.kind,
-            attributes: &self.attributes,
-            links: &links,
-        });
-        let flags = match &parent {
-            Some(p) => p.trace_flags(),
-            // Loupe's trace ids are fully random: say so (W3C Trace Context level 2).
-            None => TraceFlags::RANDOM,
-        }
-        .with_sampled(result.decision == SamplingDecision::RecordAndSample);
-        let state = result
-            .trace_state
-            .or_else(|| parent.as_ref().map(|p| p.trace_state().clone()))
-            .unwrap_or_default();
-        let context = SpanContext::new(trace_id, SpanId::random(), flags, false, state);
-        if result.decision == SamplingDecision::Drop {
-            return Span::new(context, None);
-        }
-        if shared.is_shutdown.load(Ordering::Relaxed) {
-            span_after_shutdown();
-            return Span::new(context, None);
-        }
+    let limits = shared.limits;
+    rec.limits = limits;
+    rec.provider = shared.id;
+    let data = &mut rec.data;
+    if !result.attributes.is_empty() {
+        data.attributes.extend(result.attributes);
+    }
+    let (attributes, dropped_attributes_count) = limited_attributes(
+        std::mem::take(&mut data.attributes),
+        limits.max_attributes_per_span as usize,
+        limits.max_attribute_value_length,
+    );
+    data.attributes = attributes;
+    data.dropped_attributes_count = dropped_attributes_count;
+    data.dropped_links_count = 0;
+    if !data.links.is_empty() {
+        limit_links(&mut data.links, &mut data.dropped_links_count, &limits);
+    }
+    if !rec.start_time_given {
+        data.start_time = crate::common::clock::now();
+    }
+    data.end_time = data.start_time;
+    data.parent_span_id = parent
+        .as_ref()
+        .map_or(SpanId::INVALID, SpanContext::span_id);
+    data.parent_is_remote = parent.as_ref().is_some_and(SpanContext::is_remote);
+    data.span_context = context.clone();
+    // Handed to processors where it is: no copies.
+    for p in &shared.processors {
+        p.on_start(data, parent.as_ref());
+    }
+    Span::new(context, Some(rec))
+}
 
-        let limits = shared.limits;
-        let mut attributes = std::mem::take(&mut self.attributes);
-        attributes.extend(result.attributes);
-        let (attributes, dropped_attributes_count) = limited_attributes(
-            attributes,
-            limits.max_attributes_per_span as usize,
+/// Applies the span limits to links given at the start.
+#[cold]
+fn limit_links(links: &mut Vec<Link>, dropped: &mut u32, limits: &SpanLimits) {
+    let max_links = limits.max_links_per_span as usize;
+    *dropped = links.len().saturating_sub(max_links) as u32;
+    links.truncate(max_links);
+    for link in links.iter_mut() {
+        let (attributes, dropped) = limited_attributes(
+            std::mem::take(&mut link.attributes),
+            limits.max_attributes_per_link as usize,
             limits.max_attribute_value_length,
         );
-        let max_links = limits.max_links_per_span as usize;
-        let dropped_links_count = links.len().saturating_sub(max_links) as u32;
-        let links = if links.is_empty() {
-            links
-        } else {
-            links
-                .into_iter()
-                .take(max_links)
-                .map(|l| {
-                    let (attributes, dropped) = limited_attributes(
-                        l.attributes,
-                        limits.max_attributes_per_link as usize,
-                        limits.max_attribute_value_length,
-                    );
-                    Link {
-                        span_context: l.span_context,
-                        attributes,
-                        dropped_attributes_count: l.dropped_attributes_count + dropped,
-                    }
-                })
-                .collect()
-        };
-        let start_time = start_time.unwrap_or_else(crate::common::clock::now);
-        let mut span = Span::new(
-            context.clone(),
-            Some(Recording {
-                data: SpanData {
-                    span_context: context,
-                    parent_span_id: parent
-                        .as_ref()
-                        .map_or(SpanId::INVALID, SpanContext::span_id),
-                    parent_is_remote: parent.as_ref().is_some_and(SpanContext::is_remote),
-                    name: std::mem::take(&mut self.name),
-                    kind: self.kind,
-                    start_time,
-                    end_time: start_time,
-                    attributes,
-                    dropped_attributes_count,
-                    events: Vec::new(),
-                    dropped_events_count: 0,
-                    links,
-                    dropped_links_count,
-                    status: Status::Unset,
-                    scope: self.tracer.scope,
-                },
-                limits,
-                provider: shared.id,
-            }),
-        );
-        // Built where it is returned, and handed to processors there: no copies.
-        if let Some(rec) = span.recording_mut() {
-            for p in &shared.processors {
-                p.on_start(&mut rec.data, parent.as_ref());
-            }
-        }
-        span
+        link.attributes = attributes;
+        link.dropped_attributes_count += dropped;
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::trace::Status;
 
     #[test]
     fn a_noop_tracer_starts_spans_that_record_nothing_and_stand_for_their_parent() {
