@@ -286,3 +286,69 @@ fn many_threads_recording_at_once_lose_nothing_with_room_in_the_queue() {
     assert_eq!(exporter.finished_spans().len(), 8_000);
     assert_eq!(bsp.stats().dropped_queue_full, 0);
 }
+
+/// Waits until `done` holds, failing the test at the deadline.
+fn wait_until(what: &str, done: impl Fn() -> bool) {
+    let deadline = std::time::Instant::now() + DEADLINE;
+    while !done() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "timed out waiting until {what}"
+        );
+        std::thread::sleep(Duration::from_millis(1));
+    }
+}
+
+/// Under sustained load the export thread polls instead of being woken for every batch.
+/// When the load stops it must go back to being woken: a full batch recorded afterwards
+/// is exported without a flush, long before the scheduled delay (an hour here).
+#[test]
+fn after_a_burst_a_full_batch_still_wakes_the_export_thread() {
+    let exporter = InMemorySpanExporter::default();
+    let config = BatchConfig {
+        max_queue_size: 1 << 16,
+        max_export_batch_size: 64,
+        scheduled_delay: Duration::from_secs(3600),
+        ..Default::default()
+    };
+    let bsp = BatchSpanProcessor::with_config(exporter.clone(), config).unwrap();
+    let provider = TracerProvider::builder()
+        .with_span_processor(bsp.clone())
+        .build()
+        .unwrap();
+    let tracer = provider.tracer("burst");
+    // A burst: many full batches, so the worker polls.
+    let burst = 20_000;
+    for _ in 0..burst {
+        tracer
+            .span_builder("burst")
+            .with_attribute("k", 1_i64)
+            .start();
+    }
+    wait_until("the burst is exported", || {
+        bsp.stats().exported + bsp.stats().dropped_queue_full >= burst
+    });
+    assert_eq!(bsp.stats().dropped_queue_full, 0);
+    // Quiet for ten times the longest poll (5 ms): the worker's next round found less
+    // than a batch and it went back to sleep, to be woken by the next full buffer. (Were
+    // it still polling, the batch below would be exported all the same; what fails
+    // here is a worker left asleep for the scheduled delay.)
+    std::thread::sleep(Duration::from_millis(50));
+    // Then exactly one full batch: it must wake the worker.
+    for _ in 0..64 {
+        tracer.start("after");
+    }
+    wait_until("the batch after the burst is exported", || {
+        exporter
+            .finished_spans()
+            .iter()
+            .filter(|s| s.name == "after")
+            .count()
+            == 64
+    });
+    // A flush while the worker polls is answered promptly, too.
+    for _ in 0..burst {
+        tracer.start("again");
+    }
+    finishes(move || provider.force_flush(DEADLINE)).unwrap();
+}

@@ -37,14 +37,25 @@ pub(crate) fn take() -> Vec<KeyValue> {
         .unwrap_or_default()
 }
 
+/// Below this many pooled vectors, [`refill`] tops the pool up.
+const LOW: usize = 128;
+
 /// Moves `returned` (cleared vectors recorded on this thread) into this thread's pool
-/// when the pool has run dry; `returned` keeps the pool's old, empty list.
+/// when the pool runs low: swapped in whole when it is empty (`returned` keeps the
+/// pool's old, empty list), else appended up to [`MAX_POOLED`]. Topping up before the
+/// pool is empty matters when the export thread returns vectors in small rounds: a pool
+/// that only refills once empty runs dry between rounds, and every span in the gap
+/// allocates (and the export thread frees as many).
 #[inline]
 pub(crate) fn refill(returned: &mut Vec<Vec<KeyValue>>) {
     let _ = POOL.try_with(|pool| {
         if let Ok(mut pool) = pool.try_borrow_mut() {
             if pool.is_empty() {
                 std::mem::swap(&mut *pool, returned);
+            } else if pool.len() < LOW {
+                let room = MAX_POOLED.saturating_sub(pool.len());
+                let from = returned.len().saturating_sub(room);
+                pool.extend(returned.drain(from..));
             }
         }
     });
