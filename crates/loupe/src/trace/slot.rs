@@ -10,7 +10,7 @@
 //!
 //! Ending a span (or dropping a builder, or starting an unsampled span) gives the block
 //! back to the pool of the thread doing it. Bounded: at most [`MAX_POOLED`] blocks per
-//! thread (about the deepest nesting of live spans worth keeping; ≈ 30 KiB), anything
+//! thread (about the deepest nesting of live spans worth keeping; ≈ 22 KiB), anything
 //! beyond is freed.
 
 use super::limits::SpanLimits;
@@ -140,6 +140,13 @@ mod tests {
         assert_eq!(second.dropped_events_count, 0);
         assert!(second.end_time >= second.start_time);
         assert!(second.start_time > SystemTime::UNIX_EPOCH);
+    }
+
+    #[test]
+    fn the_pool_keeps_at_most_the_documented_memory_per_thread() {
+        // README: at most 64 blocks, about 22 KiB.
+        let bytes = MAX_POOLED * std::mem::size_of::<Recording>();
+        assert!(bytes <= 24 * 1024, "{bytes} bytes");
     }
 
     #[test]
