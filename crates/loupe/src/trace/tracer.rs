@@ -301,7 +301,8 @@ impl std::fmt::Debug for Tracer {
 
 impl Tracer {
     /// A tracer whose spans record nothing: no ids are drawn, no clock is read, nothing
-    /// is allocated. Each span carries its parent's context (invalid for a root), so
+    /// is allocated per span (a builder given an explicit parent keeps it in a block
+    /// from the thread's pool, allocated once). Each span carries its parent's context (invalid for a root), so
     /// entering one leaves the surrounding trace current and real spans started inside
     /// still join it. For disabled telemetry and for overhead baselines.
     pub fn noop() -> Tracer {
