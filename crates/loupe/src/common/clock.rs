@@ -113,6 +113,35 @@ mod tsc {
         reanchor()
     }
 
+    /// Counter readings further apart than this around one clock reading mean the thread
+    /// was interrupted in between (a clock read is ~100 ticks; this is ~15 µs at 3 GHz).
+    const TIGHT: u64 = 50_000;
+
+    /// `read()` and the counter at (nearly) the same moment: the midpoint of counter
+    /// readings taken just before and after. Retried when the thread was interrupted in
+    /// between, since an anchor or a calibration point off by a preemption puts every
+    /// timestamp interpolated from it off by as much (a test caught 1 ms on a loaded
+    /// machine); after a few tries, the tightest pair.
+    fn paired<T>(read: impl Fn() -> T) -> (u64, T) {
+        let once = || {
+            let before = ticks();
+            let value = read();
+            let gap = ticks().wrapping_sub(before);
+            (gap, before.wrapping_add(gap / 2), value)
+        };
+        let mut best = once();
+        for _ in 0..3 {
+            if best.0 < TIGHT {
+                break;
+            }
+            let next = once();
+            if next.0 < best.0 {
+                best = next;
+            }
+        }
+        (best.1, best.2)
+    }
+
     /// Takes this thread's anchor from the system clock and refines the rate; returns the
     /// system clock's reading.
     #[cold]
@@ -125,11 +154,11 @@ mod tsc {
             };
             USABLE.store(usable, Ordering::Relaxed);
         }
-        let wall = SystemTime::now();
         if USABLE.load(Ordering::Relaxed) != YES {
-            return Some(wall);
+            return Some(SystemTime::now());
         }
-        let (t, mono) = (ticks(), Instant::now());
+        let (anchor_ticks, wall) = paired(SystemTime::now);
+        let (t, mono) = paired(Instant::now);
         let &(base_ticks, base_mono) = BASE.get_or_init(|| (t, mono));
         let elapsed = mono.saturating_duration_since(base_mono);
         let mut rate = RATE.load(Ordering::Relaxed);
@@ -159,7 +188,7 @@ mod tsc {
                 valid_for: 0,
             },
             (rate, Some(unix_nanos)) => Anchor {
-                ticks: t,
+                ticks: anchor_ticks,
                 unix_nanos,
                 rate,
                 valid_for: ((REANCHOR.as_nanos() << 32) / u128::from(rate))
