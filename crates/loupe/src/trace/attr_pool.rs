@@ -37,6 +37,15 @@ pub(crate) fn take() -> Vec<KeyValue> {
         .unwrap_or_default()
 }
 
+/// Gives `attributes` a pooled vector when it has no allocation yet (a span's first
+/// attribute); a vector that already has room is left as it is.
+#[inline]
+pub(crate) fn provide(attributes: &mut Vec<KeyValue>) {
+    if attributes.capacity() == 0 {
+        *attributes = take();
+    }
+}
+
 /// Below this many pooled vectors, [`refill`] tops the pool up.
 const LOW: usize = 128;
 

@@ -392,9 +392,7 @@ impl Drop for SpanBuilder<'_> {
 #[cold]
 #[inline(never)]
 fn make_room(attributes: &mut Vec<KeyValue>) {
-    if attributes.capacity() == 0 {
-        *attributes = super::attr_pool::take();
-    }
+    super::attr_pool::provide(attributes);
     attributes.reserve(1);
 }
 
@@ -437,9 +435,7 @@ impl SpanBuilder<'_> {
     #[inline]
     pub fn with_attributes(mut self, attributes: impl IntoIterator<Item = KeyValue>) -> Self {
         if let Some(rec) = &mut self.rec {
-            if rec.data.attributes.capacity() == 0 {
-                rec.data.attributes = super::attr_pool::take();
-            }
+            super::attr_pool::provide(&mut rec.data.attributes);
             rec.data.attributes.extend(attributes);
         }
         self
