@@ -532,6 +532,10 @@ fn run(weak: Weak<Inner>) {
     let mut spare: Vec<Vec<SpanData>> = Vec::new();
     let mut poll: Option<Duration> = None;
     let mut last_round = Instant::now();
+    // Set when a round ended the polling: one more round runs before the worker sleeps.
+    // A span that filled a buffer while the flag still said "polling" skipped its
+    // wake-up; that round finds it, and later spans see the cleared flag and wake.
+    let mut recheck = false;
     loop {
         let Some(mut inner) = weak.upgrade() else {
             return;
@@ -545,7 +549,7 @@ fn run(weak: Weak<Inner>) {
             }
             None => {
                 let now = Instant::now();
-                if now < next_export && !inner.wake_pending.load(Ordering::Acquire) {
+                if !recheck && now < next_export && !inner.wake_pending.load(Ordering::Acquire) {
                     drop(inner);
                     thread::park_timeout(next_export - now);
                     continue;
@@ -553,9 +557,11 @@ fn run(weak: Weak<Inner>) {
                 inner.wake_pending.store(false, Ordering::Release);
             }
         }
+        let was_polling = poll.is_some();
         if drain_round(&inner, &mut spare, &mut poll, &mut last_round, config) {
             return;
         }
+        recheck = was_polling && poll.is_none();
         if Instant::now() >= next_export {
             next_export = Instant::now() + config.scheduled_delay;
         }
