@@ -57,13 +57,18 @@ impl LogFormat {
 }
 
 fn timestamp(record: &LogRecord, out: &mut Vec<u8>) {
-    write_millis_cached(record.timestamp.unwrap_or(record.observed_timestamp), out);
+    out.extend_from_slice(&timestamp_text(record));
+}
+
+/// The record's time as `YYYY-MM-DDTHH:MM:SS.mmmZ`.
+pub(super) fn timestamp_text(record: &LogRecord) -> [u8; 24] {
+    millis_cached(record.timestamp.unwrap_or(record.observed_timestamp))
 }
 
 /// `Utc::write_millis`, with the text up to the second remembered per thread: a sink
 /// renders many records within the same second, and the calendar arithmetic is a
 /// measurable share of a JSON line.
-fn write_millis_cached(t: SystemTime, out: &mut Vec<u8>) {
+fn millis_cached(t: SystemTime) -> [u8; 24] {
     /// The seconds since the epoch and their `YYYY-MM-DDTHH:MM:SS.` text.
     type Second = (u64, [u8; 20]);
     thread_local! {
@@ -84,15 +89,16 @@ fn write_millis_cached(t: SystemTime, out: &mut Vec<u8>) {
             prefix
         }
     };
+    let mut text = [0; 24];
+    text[..20].copy_from_slice(&prefix);
     // Millisecond digits: `millis` is below 1000.
-    let digits = [
+    text[20..].copy_from_slice(&[
         b'0' + (millis / 100) as u8,
         b'0' + (millis / 10 % 10) as u8,
         b'0' + (millis % 10) as u8,
         b'Z',
-    ];
-    out.extend_from_slice(&prefix);
-    out.extend_from_slice(&digits);
+    ]);
+    text
 }
 
 fn message(record: &LogRecord) -> std::borrow::Cow<'_, str> {
@@ -103,6 +109,14 @@ fn message(record: &LogRecord) -> std::borrow::Cow<'_, str> {
 }
 
 fn write_json(record: &LogRecord, out: &mut Vec<u8>) {
+    // Most records take the one-pass writer; it declines the rest, unchanged.
+    if !super::json_line::try_write(record, out) {
+        write_json_general(record, out);
+    }
+}
+
+/// Any record's JSON line, one piece at a time.
+pub(super) fn write_json_general(record: &LogRecord, out: &mut Vec<u8>) {
     out.extend_from_slice(b"{\"timestamp\":\"");
     timestamp(record, out);
     out.extend_from_slice(b"\",\"level\":");
@@ -419,10 +433,9 @@ mod tests {
         fn cached_timestamps_match(secs in 0u64..253_402_300_800, nanos in 0u32..1_000_000_000, later_ms in 0u64..2_000) {
             let t = UNIX_EPOCH + std::time::Duration::new(secs, nanos);
             for t in [t, t, t + std::time::Duration::from_millis(later_ms)] {
-                let (mut cached, mut plain) = (Vec::new(), Vec::new());
-                write_millis_cached(t, &mut cached);
+                let mut plain = Vec::new();
                 Utc::of(t).write_millis(&mut plain);
-                proptest::prop_assert_eq!(cached, plain);
+                proptest::prop_assert_eq!(&millis_cached(t)[..], &plain[..]);
             }
         }
 

@@ -203,8 +203,14 @@ impl Shared {
     }
 
     fn emit_shared(&self, record: Arc<LogRecord>) {
-        for sink in &self.sinks {
-            sink.queue.push(&record);
+        // The last sink takes the caller's handle: with one sink (the usual case) no
+        // reference count is touched here, so the sink thread's `Arc::get_mut` is the
+        // only write to it.
+        if let Some((last, others)) = self.sinks.split_last() {
+            for sink in others {
+                sink.queue.push(Arc::clone(&record));
+            }
+            last.queue.push(record);
         }
     }
 
@@ -627,7 +633,9 @@ impl Logger {
             record.scope = self.scope;
             record.set_current_trace_context();
             fields.into_fields(&mut record.attributes);
-            record.attributes.extend(self.context.iter().cloned());
+            if !self.context.is_empty() {
+                record.attributes.extend(self.context.iter().cloned());
+            }
         });
         shared.emit_shared(record);
     }
@@ -703,7 +711,7 @@ macro_rules! log_at {
                 $msg,
                 $crate::logs::__FieldsWith(|fields: &mut ::std::vec::Vec<$crate::KeyValue>| {
                     fields.reserve(0 $(+ $crate::__loupe_one!($key))*);
-                    $(fields.push($crate::KeyValue::new($crate::__loupe_field_key!($key), $value));)*
+                    $($crate::common::attribute::__push_attribute(fields, $crate::__loupe_field_key!($key), $value);)*
                 }),
             );
         }

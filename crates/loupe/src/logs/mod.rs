@@ -40,6 +40,7 @@ mod elasticsearch;
 mod file;
 mod filter;
 mod format;
+mod json_line;
 mod logger;
 mod pool;
 mod processor;

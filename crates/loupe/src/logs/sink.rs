@@ -319,7 +319,7 @@ impl SinkQueue {
     }
 
     /// Queues a record without waiting; a full queue drops it and counts the drop.
-    pub(crate) fn push(&self, record: &Arc<LogRecord>) {
+    pub(crate) fn push(&self, record: Arc<LogRecord>) {
         let mut state = self.lock();
         if state.shutdown {
             drop(state);
@@ -331,7 +331,7 @@ impl SinkQueue {
             self.stats.dropped.bump();
             return;
         }
-        state.records.push_back(Arc::clone(record));
+        state.records.push_back(record);
         // Wake the thread early only when half the queue is used, so logging does not
         // pay for a wake-up per record.
         let wake = state.records.len() == self.capacity / 2;

@@ -415,18 +415,7 @@ impl SpanBuilder<'_> {
             if attributes.len() == attributes.capacity() {
                 make_room(attributes);
             }
-            let (key, value) = (key.into(), value.into());
-            let len = attributes.len();
-            debug_assert!(len < attributes.capacity());
-            // SAFETY: `make_room` left room for one more. Field by field rather than
-            // `push`: a whole `KeyValue` is built on the stack and copied in with wide
-            // loads that stall on the narrower stores that just wrote it.
-            unsafe {
-                let slot = attributes.as_mut_ptr().add(len);
-                std::ptr::addr_of_mut!((*slot).key).write(key);
-                std::ptr::addr_of_mut!((*slot).value).write(value);
-                attributes.set_len(len + 1);
-            }
+            crate::common::attribute::__push_attribute(attributes, key, value);
         }
         self
     }
