@@ -6,7 +6,7 @@ use crate::common::attribute::{Array, Value};
 use crate::common::time::Utc;
 use std::cell::Cell;
 use std::io::Write as _;
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 /// A text format for log records.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
@@ -65,16 +65,28 @@ pub(super) fn timestamp_text(record: &LogRecord) -> [u8; 24] {
     millis_cached(record.timestamp.unwrap_or(record.observed_timestamp))
 }
 
-/// `Utc::write_millis`, with the text up to the second remembered per thread: a sink
-/// renders many records within the same second, and the calendar arithmetic is a
-/// measurable share of a JSON line.
+/// `Utc::write_millis`, remembered per thread: the last millisecond's whole text, and
+/// the last second's text up to the second. A sink renders many records within the same
+/// millisecond under load and within the same second otherwise; the calendar arithmetic,
+/// and even splitting a `SystemTime` into seconds and milliseconds, were a measurable
+/// share of a JSON line.
 fn millis_cached(t: SystemTime) -> [u8; 24] {
+    /// A millisecond `[from, to)` and its text.
+    type Milli = (SystemTime, SystemTime, [u8; 24]);
     /// The seconds since the epoch and their `YYYY-MM-DDTHH:MM:SS.` text.
     type Second = (u64, [u8; 20]);
     thread_local! {
+        static LAST_MILLI: Cell<Milli> = const { Cell::new((UNIX_EPOCH, UNIX_EPOCH, [0; 24])) };
         static LAST: Cell<Second> = const { Cell::new((u64::MAX, [0; 20])) };
     }
-    let since = t.duration_since(UNIX_EPOCH).unwrap_or_default();
+    if let Ok((from, to, text)) = LAST_MILLI.try_with(Cell::get) {
+        if from <= t && t < to {
+            return text;
+        }
+    }
+    let since = t.duration_since(UNIX_EPOCH);
+    let cache_milli = since.is_ok(); // a time before 1970 is rendered, not remembered
+    let since = since.unwrap_or_default();
     let secs = since.as_secs();
     let millis = since.subsec_millis();
     let cached = LAST.try_with(Cell::get).ok().filter(|(at, _)| *at == secs);
@@ -98,6 +110,13 @@ fn millis_cached(t: SystemTime) -> [u8; 24] {
         b'0' + (millis % 10) as u8,
         b'Z',
     ]);
+    let from = UNIX_EPOCH + Duration::new(secs, millis * 1_000_000);
+    match from.checked_add(Duration::from_millis(1)) {
+        Some(to) if cache_milli => {
+            let _ = LAST_MILLI.try_with(|last| last.set((from, to, text)));
+        }
+        _ => {}
+    }
     text
 }
 
@@ -428,11 +447,19 @@ mod tests {
 
     proptest::proptest! {
         /// The per-thread cached timestamp text is the uncached one, whether the second
-        /// was seen before or not.
+        /// or the millisecond was seen before or not, at the millisecond's edges too.
         #[test]
         fn cached_timestamps_match(secs in 0u64..253_402_300_800, nanos in 0u32..1_000_000_000, later_ms in 0u64..2_000) {
             let t = UNIX_EPOCH + std::time::Duration::new(secs, nanos);
-            for t in [t, t, t + std::time::Duration::from_millis(later_ms)] {
+            let next_milli = t + std::time::Duration::from_nanos(u64::from(1_000_000 - nanos % 1_000_000));
+            for t in [
+                t,
+                t,
+                next_milli - std::time::Duration::from_nanos(1),
+                next_milli,
+                t + std::time::Duration::from_millis(later_ms),
+                t,
+            ] {
                 let mut plain = Vec::new();
                 Utc::of(t).write_millis(&mut plain);
                 proptest::prop_assert_eq!(&millis_cached(t)[..], &plain[..]);

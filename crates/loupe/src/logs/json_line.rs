@@ -25,6 +25,7 @@ const I64_MAX_LEN: usize = 20;
 
 /// Appends the JSON line for `record` to `out` (without the newline) when every value is
 /// one this path covers; `false`, with `out` unchanged, otherwise.
+#[inline(never)] // inlined into `LogFormat::write`, it compiled to more instructions
 pub(super) fn try_write(record: &LogRecord, out: &mut Vec<u8>) -> bool {
     let Some(bound) = bound(record) else {
         return false;
