@@ -1,6 +1,6 @@
 //! The `log` bridge: a [`log::Log`] implementation that feeds a Loupe [`LoggerProvider`].
 //!
-//! Each `log` record becomes a [`LogRecord`]: the level is the severity, the formatted
+//! Each `log` record becomes a [`LogRecord`](crate::logs::LogRecord): the level is the severity, the formatted
 //! arguments the body (formatted only when the provider's filter keeps the record), the
 //! target the scope — and what the filter matches — and the trace context that of Loupe's
 //! current span, so `log::info!` inside a span is correlated with it.

@@ -9,7 +9,7 @@
 //!   its Loupe span current on that thread, so Loupe loggers, propagation and native child
 //!   spans see it. The span ends when it closes, at the time it was last exited.
 //! * **Events.** With [`LoupeLayer::with_logs`], every event the provider's filter keeps
-//!   becomes a [`LogRecord`]: the level is the severity, the `message` field the body, the
+//!   becomes a [`LogRecord`](crate::logs::LogRecord): the level is the severity, the `message` field the body, the
 //!   other fields typed attributes, the target the scope (and what the filter matches), and
 //!   the trace context that of the event's span.
 //!
