@@ -491,6 +491,7 @@ fn tracer_provider(
             builder.with_span_processor(BatchSpanProcessor::with_config(
                 crate::export::ZipkinExporter::builder()
                     .with_endpoint(t.zipkin_endpoint.clone())
+                    .with_timeout(Duration::from_millis(t.zipkin_timeout_ms))
                     .with_tls(t.zipkin_tls.clone())
                     .with_tls_setting_names(tls_fields!("tracing.zipkin_tls"))
                     .build()?,

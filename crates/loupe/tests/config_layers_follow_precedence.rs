@@ -184,6 +184,7 @@ fn every_named_variable_is_honoured() {
         ("OTEL_EXPORTER_OTLP_LOGS_CLIENT_KEY", "/etc/logs.key"),
         ("OTEL_TRACES_EXPORTER", "zipkin"),
         ("OTEL_EXPORTER_ZIPKIN_ENDPOINT", "http://zipkin.internal:9411/api/v2/spans"),
+        ("OTEL_EXPORTER_ZIPKIN_TIMEOUT", "2500"),
         ("OTEL_METRICS_EXPORTER", "prometheus"),
         ("OTEL_LOGS_EXPORTER", "none"),
     ]);
@@ -251,6 +252,7 @@ fn every_named_variable_is_honoured() {
         c.tracing.zipkin_endpoint,
         "http://zipkin.internal:9411/api/v2/spans"
     );
+    assert_eq!(c.tracing.zipkin_timeout_ms, 2500);
     assert!(c.metrics.prometheus_enabled && !c.metrics.otlp_enabled);
     assert_eq!(c.logging.exporter, ExporterKind::None);
 }
@@ -266,6 +268,7 @@ fn spec_fallbacks_are_reported_not_silent() {
             ("OTEL_SDK_DISABLED", "yes"),
             ("OTEL_PROPAGATORS", "tracecontext,xray"),
             ("OTEL_METRIC_EXPORT_INTERVAL", "1500"),
+            ("OTEL_EXPORTER_ZIPKIN_TIMEOUT", "soon"),
         ]))
         .unwrap();
     let defaults = TelemetryConfig::default();
@@ -279,6 +282,7 @@ fn spec_fallbacks_are_reported_not_silent() {
     assert!(!c.disabled);
     assert_eq!(c.propagators, vec!["tracecontext"]);
     assert_eq!(c.metrics.export_interval_secs, 2);
+    assert_eq!(c.tracing.zipkin_timeout_ms, 10_000);
     let warnings = c.warnings().join("\n");
     for name in [
         "OTEL_TRACES_SAMPLER=",
@@ -288,6 +292,7 @@ fn spec_fallbacks_are_reported_not_silent() {
         "OTEL_SDK_DISABLED",
         "xray",
         "OTEL_METRIC_EXPORT_INTERVAL",
+        "OTEL_EXPORTER_ZIPKIN_TIMEOUT",
     ] {
         assert!(
             warnings.contains(name),
@@ -331,6 +336,11 @@ fn invalid_values_in_code_are_errors_naming_the_field() {
         .resolve_with(env(&[]))
         .unwrap_err();
     assert_eq!(err.field, "metrics.prometheus_listen");
+    let err = TelemetryConfig::new("x")
+        .with(|c| c.tracing.zipkin_timeout_ms = 0)
+        .resolve_with(env(&[]))
+        .unwrap_err();
+    assert_eq!(err.field, "tracing.zipkin_timeout_ms");
 }
 
 #[test]

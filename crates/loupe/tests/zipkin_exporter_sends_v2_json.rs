@@ -189,3 +189,43 @@ fn a_batch_rejected_with_400_is_dropped_without_retrying() {
     assert_eq!(exporter.stats().failed.get(), 2);
     assert_eq!(exporter.stats().exported.get(), 0);
 }
+
+/// `tracing.zipkin_timeout_ms` (also `OTEL_EXPORTER_ZIPKIN_TIMEOUT`) reaches the exporter
+/// `loupe::init` builds: an export to a collector that takes the connection and never
+/// answers fails after that long, not after the 10 s default.
+#[test]
+fn the_configured_timeout_bounds_an_export_to_a_silent_collector() {
+    use loupe::config::{ExporterKind, TelemetryConfig};
+    // The kernel completes connections to a listener nobody accepts from; no reply comes.
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = silent.local_addr().unwrap();
+    let telemetry = loupe::init(
+        TelemetryConfig::new("zipkin-timeout")
+            .with_traces_exporter(ExporterKind::Zipkin)
+            .with_otlp_metrics(false)
+            .with_logs_exporter(ExporterKind::None)
+            .with_prometheus_listen("127.0.0.1:0")
+            .with(move |c| {
+                c.tracing.zipkin_endpoint = format!("http://{addr}/api/v2/spans");
+                c.tracing.zipkin_timeout_ms = 300;
+            }),
+    )
+    .unwrap();
+    telemetry
+        .tracer_provider()
+        .tracer("timeouts")
+        .start("unanswered")
+        .end();
+    let started = std::time::Instant::now();
+    let flushed = telemetry.tracer_provider().force_flush(WAIT);
+    let took = started.elapsed();
+    assert!(
+        flushed.is_err(),
+        "the silent collector cannot have taken the span"
+    );
+    assert!(
+        took < Duration::from_secs(5),
+        "the export gave up after {took:?}, not after about 300 ms"
+    );
+    drop(silent);
+}

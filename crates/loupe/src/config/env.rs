@@ -319,6 +319,13 @@ fn exporters(c: &mut TelemetryConfig, lookup: Lookup<'_>) {
         // Checked when the exporter is built, like the configuration file's value.
         c.tracing.zipkin_endpoint = url;
     }
+    match number::<u64>(c, lookup, "OTEL_EXPORTER_ZIPKIN_TIMEOUT") {
+        Some(0) => {
+            c.warn("OTEL_EXPORTER_ZIPKIN_TIMEOUT=0: a timeout must be positive; ignored".to_owned())
+        }
+        Some(ms) => c.tracing.zipkin_timeout_ms = ms,
+        None => {}
+    }
     if let Some(list) = exporter_list(
         c,
         lookup,

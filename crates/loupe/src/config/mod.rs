@@ -103,6 +103,9 @@ pub struct TracingConfig {
     /// The certificate authority to trust and the client identity for an `https://`
     /// Zipkin endpoint (default: the system's trust store, no client certificate).
     pub zipkin_tls: crate::export::tls::TlsConfig,
+    /// How long one Zipkin export may take, in milliseconds (`OTEL_EXPORTER_ZIPKIN_TIMEOUT`;
+    /// default 10000, the OpenTelemetry default).
+    pub zipkin_timeout_ms: u64,
     /// The sampler.
     pub sampler: SamplerKind,
     /// The ratio of traces sampled, 0.0–1.0.
@@ -137,6 +140,7 @@ impl Default for TracingConfig {
             otlp_endpoint: "http://localhost:4317".into(),
             zipkin_endpoint: "http://localhost:9411/api/v2/spans".into(),
             zipkin_tls: Default::default(),
+            zipkin_timeout_ms: 10_000,
             sampler: SamplerKind::default(),
             sampling_rate: 1.0,
             max_attributes_per_span: 128,
@@ -632,6 +636,13 @@ impl TelemetryConfig {
                     "a positive integer no larger than max_queue_size",
                 ));
             }
+        }
+        if t.zipkin_timeout_ms == 0 {
+            return Err(ConfigError::new(
+                "tracing.zipkin_timeout_ms",
+                0,
+                "a positive number of milliseconds",
+            ));
         }
         self.validate_logging()?;
         if self.metrics.export_interval_secs == 0 {
