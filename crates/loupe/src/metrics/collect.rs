@@ -150,10 +150,20 @@ fn collect_instrument(
     }
     let temporality = temporality_for(d.kind, preferred);
     let window_start = state.as_ref().and_then(|s| s.last_collect);
-    let mut numbers = Vec::new();
-    let mut histograms = Vec::new();
-    let mut exponentials = Vec::new();
-    for series in inst.series.snapshot() {
+    let all = inst.series.snapshot();
+    // An instrument's points are all of one kind: that kind's vector is sized once
+    // (grown by doubling, a 10,000-series scrape copied it, and faulted in fresh pages,
+    // several times over).
+    let histogram = matches!(d.kind, InstrumentKind::Histogram);
+    let exponential = matches!(
+        inst.series.kind(),
+        super::series::AggregationKind::Exponential { .. }
+    );
+    let room = |expected: bool| if expected { all.len() } else { 0 };
+    let mut numbers = Vec::with_capacity(room(!histogram));
+    let mut histograms = Vec::with_capacity(room(histogram && !exponential));
+    let mut exponentials = Vec::with_capacity(room(exponential));
+    for series in all {
         let Some(raw) = read(&series, d.number) else {
             continue;
         };

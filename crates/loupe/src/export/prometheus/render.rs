@@ -3,7 +3,7 @@
 
 use crate::common::attribute::{KeyValue, Value};
 use crate::metrics::{
-    ExponentialHistogramPoint, HistogramPoint, MetricData, NumberPoint, NumberValue,
+    ExponentialHistogramPoint, HistogramPoint, Metric, MetricData, NumberPoint, NumberValue,
     ResourceMetrics,
 };
 use std::borrow::Cow;
@@ -279,35 +279,51 @@ fn per_unit_word(unit: &str) -> String {
     word.to_string()
 }
 
-/// One metric family being assembled from possibly several scopes.
-struct Family {
+/// One metric family, gathered from possibly several scopes.
+struct Family<'m> {
     name: String,
     help: String,
     kind: NameKind,
     unit: Option<String>,
-    samples: String,
+    /// The metrics that make it up, with the index of their scope.
+    members: Vec<(usize, &'m Metric)>,
+    /// Sample lines to expect (a histogram point is several).
+    lines: usize,
 }
 
 /// Renders everything in `metrics`.
+///
+/// Two passes: the first gathers the families (a family may take metrics from several
+/// scopes), the second writes each family's header and then its samples straight into
+/// the output, which is sized once. Building each family's text apart and joining them
+/// at the end copied the whole scrape a second time into freshly faulted-in memory.
 pub(crate) fn render(metrics: &ResourceMetrics, format: Format, options: &RenderOptions) -> String {
-    let mut families: Vec<Family> = Vec::new();
+    let mut families: Vec<Family<'_>> = Vec::new();
     let mut index: HashMap<String, usize> = HashMap::new();
-    for scope in &metrics.scope_metrics {
-        let mut scope_labels = Vec::new();
+    let mut scope_labels: Vec<Vec<(String, String)>> = Vec::new();
+    for (scope_index, scope) in metrics.scope_metrics.iter().enumerate() {
+        let mut labels = Vec::new();
         if options.scope_labels {
-            scope_labels.push(("otel_scope_name".to_string(), scope.scope.name.clone()));
+            labels.push(("otel_scope_name".to_string(), scope.scope.name.clone()));
             if let Some(v) = scope.scope.version.as_ref().filter(|v| !v.is_empty()) {
-                scope_labels.push(("otel_scope_version".to_string(), v.clone()));
+                labels.push(("otel_scope_version".to_string(), v.clone()));
             }
         }
+        scope_labels.push(labels);
         for metric in &scope.metrics {
-            let kind = match &metric.data {
+            let (kind, lines) = match &metric.data {
                 MetricData::Sum {
-                    is_monotonic: true, ..
-                } => NameKind::Counter,
-                MetricData::Sum { .. } | MetricData::Gauge { .. } => NameKind::Gauge,
-                MetricData::Histogram { .. } | MetricData::ExponentialHistogram { .. } => {
-                    NameKind::Histogram
+                    is_monotonic: true,
+                    points,
+                    ..
+                } => (NameKind::Counter, points.len()),
+                MetricData::Sum { points, .. } | MetricData::Gauge { points } => {
+                    (NameKind::Gauge, points.len())
+                }
+                // Buckets, `_sum` and `_count`: a dozen lines per point, as an estimate.
+                MetricData::Histogram { points, .. } => (NameKind::Histogram, points.len() * 12),
+                MetricData::ExponentialHistogram { points, .. } => {
+                    (NameKind::Histogram, points.len() * 12)
                 }
             };
             let name = metric_name(
@@ -336,46 +352,24 @@ pub(crate) fn render(metrics: &ResourceMetrics, format: Format, options: &Render
                         help,
                         kind,
                         unit,
-                        samples: String::new(),
+                        members: Vec::new(),
+                        lines: 0,
                     });
                     index.insert(name, families.len() - 1);
                     families.len() - 1
                 }
             };
-            let family = &mut families[slot];
-            let base = family_base(&family.name, kind).to_string();
-            let ctx = SampleContext {
-                base: &base,
-                scope_labels: &scope_labels,
-                const_labels: &options.const_labels,
-                format,
-            };
-            match &metric.data {
-                MetricData::Sum { points, .. } | MetricData::Gauge { points } => {
-                    let suffix = if kind == NameKind::Counter {
-                        "_total"
-                    } else {
-                        ""
-                    };
-                    for p in points {
-                        number_sample(&mut family.samples, &ctx, suffix, p);
-                    }
-                }
-                MetricData::Histogram { points, .. } => {
-                    for p in points {
-                        histogram_samples(&mut family.samples, &ctx, p);
-                    }
-                }
-                MetricData::ExponentialHistogram { points, .. } => {
-                    for p in points {
-                        exponential_samples(&mut family.samples, &ctx, p);
-                    }
-                }
-            }
+            families[slot].members.push((scope_index, metric));
+            families[slot].lines += lines;
         }
     }
 
-    let mut out = String::with_capacity(families.iter().map(|f| f.samples.len() + 96).sum());
+    // Room for the usual sample line (name, two or three labels, value) and the headers.
+    let room = families
+        .iter()
+        .map(|f| 2 * f.help.len() + 128 + f.lines * (f.name.len() + 64))
+        .sum();
+    let mut out = String::with_capacity(room);
     if options.target_info && !metrics.resource.attributes().is_empty() {
         let labels: Vec<(String, String)> = merge_labels(metrics.resource.attributes());
         match format {
@@ -395,7 +389,7 @@ pub(crate) fn render(metrics: &ResourceMetrics, format: Format, options: &Render
         out.push_str(" 1\n");
     }
     for family in &families {
-        if family.samples.is_empty() {
+        if family.lines == 0 {
             continue;
         }
         let type_name = match (format, family.kind) {
@@ -420,12 +414,47 @@ pub(crate) fn render(metrics: &ResourceMetrics, format: Format, options: &Render
                 }
             }
         }
-        out.push_str(&family.samples);
+        let base = family_base(&family.name, family.kind);
+        for &(scope_index, metric) in &family.members {
+            let ctx = SampleContext {
+                base,
+                scope_labels: &scope_labels[scope_index],
+                const_labels: &options.const_labels,
+                format,
+            };
+            write_samples(&mut out, &ctx, family.kind, &metric.data);
+        }
     }
     if format == Format::OpenMetrics {
         out.push_str("# EOF\n");
     }
     out
+}
+
+/// The sample lines of one metric's points.
+fn write_samples(out: &mut String, ctx: &SampleContext<'_>, kind: NameKind, data: &MetricData) {
+    match data {
+        MetricData::Sum { points, .. } | MetricData::Gauge { points } => {
+            let suffix = if kind == NameKind::Counter {
+                "_total"
+            } else {
+                ""
+            };
+            for p in points {
+                number_sample(out, ctx, suffix, p);
+            }
+        }
+        MetricData::Histogram { points, .. } => {
+            for p in points {
+                histogram_samples(out, ctx, p);
+            }
+        }
+        MetricData::ExponentialHistogram { points, .. } => {
+            for p in points {
+                exponential_samples(out, ctx, p);
+            }
+        }
+    }
 }
 
 /// The family name without the `_total` of counters (OpenMetrics' family name).

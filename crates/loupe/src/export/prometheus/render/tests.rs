@@ -148,3 +148,41 @@ fn escaping() {
     format_le(&mut f, 0.25, Format::Text);
     assert_eq!(f, "0.25");
 }
+
+/// A name two scopes both record under is one family: one HELP and TYPE, then every
+/// scope's samples; a later metric of another type under the same name is left out,
+/// and a metric with no points writes no header.
+#[test]
+fn families_gather_their_samples_from_every_scope() {
+    let provider = crate::metrics::MeterProvider::builder().build();
+    let (a, b) = (provider.meter("scope.a"), provider.meter("scope.b"));
+    a.u64_counter("jobs").build().unwrap().add(1, &[]);
+    let h = a.f64_histogram("wait").with_unit("s").build().unwrap();
+    h.record(0.5, &[KeyValue::new("q", "x")]);
+    b.u64_counter("jobs").build().unwrap().add(2, &[]);
+    // Same Prometheus name as the counter family, but a gauge: dropped.
+    b.f64_gauge("jobs_total").build().unwrap().record(9.0, &[]);
+    let _unused = b.u64_counter("idle").build().unwrap();
+    let options = RenderOptions {
+        prefix: None,
+        const_labels: Vec::new(),
+        target_info: false,
+        scope_labels: true,
+        unit_suffixes: true,
+    };
+    let text = render(&provider.collect(), Format::Text, &options);
+    let jobs: Vec<&str> = text.lines().filter(|l| l.contains("jobs")).collect();
+    assert_eq!(
+        jobs,
+        [
+            "# HELP jobs_total jobs",
+            "# TYPE jobs_total counter",
+            "jobs_total{otel_scope_name=\"scope.a\"} 1",
+            "jobs_total{otel_scope_name=\"scope.b\"} 2",
+        ],
+        "{text}"
+    );
+    assert!(text.contains("wait_seconds_bucket{q=\"x\",otel_scope_name=\"scope.a\",le=\"+Inf\"} 1"));
+    assert!(!text.contains("idle"), "{text}");
+    assert_eq!(text.matches("# TYPE").count(), 2, "{text}");
+}
