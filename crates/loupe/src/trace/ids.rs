@@ -53,6 +53,15 @@ fn parse_hex<const N: usize>(s: &str) -> Result<[u8; N], ParseError> {
 }
 
 /// One `pad` call (width and alignment apply to the whole id), no per-byte formatting.
+/// `bytes` as lowercase hex in a `String` of exactly that length: what `to_string`
+/// gives, without the formatting machinery (the message carrier makes two per message).
+pub(crate) fn hex_string<const N: usize>(bytes: &[u8; N]) -> String {
+    let mut out = vec![0u8; 2 * N];
+    crate::propagation::hex::encode_into(bytes, &mut out);
+    // Hex digits are ASCII, so this never fails; the fallback keeps that unchecked-free.
+    String::from_utf8(out).unwrap_or_default()
+}
+
 fn write_hex<const N: usize>(f: &mut fmt::Formatter<'_>, bytes: &[u8; N]) -> fmt::Result {
     let mut buf = [0u8; 32];
     let Some(out) = buf.get_mut(..2 * N) else {

@@ -10,6 +10,15 @@ fn ids_round_trip_through_hex() {
     assert!(!TraceId::from_hex(&"0".repeat(32)).unwrap().is_valid());
 }
 
+proptest! {
+    /// The plain hex strings the message carrier builds are what `to_string` writes.
+    #[test]
+    fn hex_strings_match_display(trace in any::<[u8; 16]>(), span in any::<[u8; 8]>()) {
+        prop_assert_eq!(hex_string(&trace), TraceId::from_bytes(trace).to_string());
+        prop_assert_eq!(hex_string(&span), SpanId::from_bytes(span).to_string());
+    }
+}
+
 #[test]
 fn uppercase_and_wrong_lengths_are_rejected() {
     assert_eq!(
