@@ -276,14 +276,27 @@ pub fn __push_attribute(
     key: impl Into<Key>,
     value: impl Into<Value>,
 ) {
+    push_attribute_with(attributes, key, value, |_| {});
+}
+
+/// [`__push_attribute`], with `provide` called first when the vector is full: the span
+/// builder gives a span its first vector from the per-thread pool there, so the hot path
+/// checks the capacity once.
+#[inline(always)]
+pub(crate) fn push_attribute_with(
+    attributes: &mut Vec<KeyValue>,
+    key: impl Into<Key>,
+    value: impl Into<Value>,
+    provide: fn(&mut Vec<KeyValue>),
+) {
     if attributes.len() == attributes.capacity() {
-        grow_by_one(attributes);
+        make_room(attributes, provide);
     }
     let (key, value) = (key.into(), value.into());
     let len = attributes.len();
     debug_assert!(len < attributes.capacity());
-    // SAFETY: there is room for one more (checked above), and the slot is fully written,
-    // key then value, before the length covers it.
+    // SAFETY: there is room for one more (`make_room` ends by reserving it), and the slot
+    // is fully written, key then value, before the length covers it.
     unsafe {
         let slot = attributes.as_mut_ptr().add(len);
         std::ptr::addr_of_mut!((*slot).key).write(key);
@@ -294,7 +307,8 @@ pub fn __push_attribute(
 
 #[cold]
 #[inline(never)]
-fn grow_by_one(attributes: &mut Vec<KeyValue>) {
+fn make_room(attributes: &mut Vec<KeyValue>, provide: fn(&mut Vec<KeyValue>)) {
+    provide(attributes);
     attributes.reserve(1);
 }
 

@@ -115,14 +115,14 @@ pub(crate) fn span_json(span: &SpanData, resource: &crate::Resource) -> Json {
     let parent = span
         .parent_span_id
         .is_valid()
-        .then(|| span.parent_span_id.to_string());
+        .then(|| span.parent_span_id.to_hex_string());
     json!({
         "type": "span",
         "resource": json_attrs(resource.attributes()),
         "scope": span.scope.name,
         "name": span.name,
-        "trace_id": span.span_context.trace_id().to_string(),
-        "span_id": span.span_context.span_id().to_string(),
+        "trace_id": span.span_context.trace_id().to_hex_string(),
+        "span_id": span.span_context.span_id().to_hex_string(),
         "parent_span_id": parent,
         "kind": kind_name(span.kind),
         "start_time_unix_nano": unix_nanos(span.start_time) as u64,
@@ -135,8 +135,8 @@ pub(crate) fn span_json(span: &SpanData, resource: &crate::Resource) -> Json {
             "attributes": json_attrs(&e.attributes),
         })).collect::<Vec<_>>(),
         "links": span.links.iter().map(|l| json!({
-            "trace_id": l.span_context.trace_id().to_string(),
-            "span_id": l.span_context.span_id().to_string(),
+            "trace_id": l.span_context.trace_id().to_hex_string(),
+            "span_id": l.span_context.span_id().to_hex_string(),
             "attributes": json_attrs(&l.attributes),
         })).collect::<Vec<_>>(),
         "status": { "code": code, "message": message },

@@ -403,12 +403,12 @@ fn zipkin_span<'a>(
         .unwrap_or(0)
         .max(1);
     ZipkinSpan {
-        trace_id: span.span_context.trace_id().to_string(),
-        id: span.span_context.span_id().to_string(),
+        trace_id: span.span_context.trace_id().to_hex_string(),
+        id: span.span_context.span_id().to_hex_string(),
         parent_id: span
             .parent_span_id
             .is_valid()
-            .then(|| span.parent_span_id.to_string()),
+            .then(|| span.parent_span_id.to_hex_string()),
         kind: kind(span.kind),
         name: &span.name,
         timestamp: start,

@@ -109,8 +109,8 @@ impl MockSpan {
             },
             ended: true,
             parent_id: (parent != SpanId::INVALID).then(|| parent.to_string()),
-            span_id: span.span_context.span_id().to_string(),
-            trace_id: span.span_context.trace_id().to_string(),
+            span_id: span.span_context.span_id().to_hex_string(),
+            trace_id: span.span_context.trace_id().to_hex_string(),
         }
     }
 }
@@ -318,8 +318,8 @@ impl MockTelemetry {
             events: Vec::new(),
             status: None,
             ended: false,
-            parent_id: parent.map(|p| p.span_id().to_string()),
-            span_id: context.span_id().to_string(),
+            parent_id: parent.map(|p| p.span_id().to_hex_string()),
+            span_id: context.span_id().to_hex_string(),
             trace_id: trace_id.to_string(),
         };
         self.push_span(span, context)
@@ -419,7 +419,7 @@ struct MockSpanHandle {
 impl MockSpanHandle {
     fn update(&self, f: impl FnOnce(&mut MockSpan)) {
         // After `reset()` the slot may hold another span: only update our own.
-        let id = self.context.span_id().to_string();
+        let id = self.context.span_id().to_hex_string();
         if let Some(span) = lock(&self.recorded.spans)
             .get_mut(self.index)
             .filter(|s| s.span_id == id)

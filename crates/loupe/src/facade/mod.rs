@@ -77,8 +77,8 @@ impl TraceContext {
     /// The message form of a span context.
     pub fn from_span_context(sc: &SpanContext) -> Self {
         TraceContext {
-            trace_id: crate::trace::hex_string(&sc.trace_id().to_bytes()),
-            span_id: crate::trace::hex_string(&sc.span_id().to_bytes()),
+            trace_id: sc.trace_id().to_hex_string(),
+            span_id: sc.span_id().to_hex_string(),
             trace_flags: sc.trace_flags().bits(),
             trace_state: (!sc.trace_state().is_empty()).then(|| sc.trace_state().header()),
         }

@@ -53,9 +53,8 @@ fn parse_hex<const N: usize>(s: &str) -> Result<[u8; N], ParseError> {
 }
 
 /// One `pad` call (width and alignment apply to the whole id), no per-byte formatting.
-/// `bytes` as lowercase hex in a `String` of exactly that length: what `to_string`
-/// gives, without the formatting machinery (the message carrier makes two per message).
-pub(crate) fn hex_string<const N: usize>(bytes: &[u8; N]) -> String {
+/// `bytes` as lowercase hex in a `String` of exactly that length.
+fn hex_string<const N: usize>(bytes: &[u8; N]) -> String {
     let mut out = vec![0u8; 2 * N];
     crate::propagation::hex::encode_into(bytes, &mut out);
     // Hex digits are ASCII, so this never fails; the fallback keeps that unchecked-free.
@@ -87,6 +86,12 @@ impl TraceId {
     /// The raw bytes.
     pub const fn to_bytes(self) -> [u8; 16] {
         self.0
+    }
+
+    /// `to_string()`, without the formatting machinery: exporters and the message
+    /// carrier write ids per span.
+    pub(crate) fn to_hex_string(self) -> String {
+        hex_string(&self.0)
     }
 
     /// From 32 lowercase hex characters. The all-zero id parses; check [`TraceId::is_valid`].
@@ -139,6 +144,12 @@ impl SpanId {
     /// The raw bytes.
     pub const fn to_bytes(self) -> [u8; 8] {
         self.0
+    }
+
+    /// `to_string()`, without the formatting machinery: exporters and the message
+    /// carrier write ids per span.
+    pub(crate) fn to_hex_string(self) -> String {
+        hex_string(&self.0)
     }
 
     /// From 16 lowercase hex characters.

@@ -45,7 +45,6 @@ pub use export::{NoopSpanExporter, SpanBatch, SpanExporter};
 #[cfg(feature = "tokio")]
 pub use future::spawn;
 pub use future::{FutureExt, InSpan, WithContext};
-pub(crate) use ids::hex_string;
 pub use ids::{
     ParseError, SpanContext, SpanId, TraceFlags, TraceId, TraceState, MAX_TRACE_STATE_MEMBERS,
 };

@@ -387,15 +387,6 @@ impl Drop for SpanBuilder<'_> {
     }
 }
 
-/// `attributes` with room for at least one more: the thread's pooled vector for a
-/// builder's first attribute, else grown.
-#[cold]
-#[inline(never)]
-fn make_room(attributes: &mut Vec<KeyValue>) {
-    super::attr_pool::provide(attributes);
-    attributes.reserve(1);
-}
-
 impl SpanBuilder<'_> {
     /// The span kind; default [`SpanKind::Internal`].
     #[inline]
@@ -411,11 +402,13 @@ impl SpanBuilder<'_> {
     pub fn with_attribute(mut self, key: impl Into<Key>, value: impl Into<Value>) -> Self {
         // The check comes before the attribute is built: a no-op tracer builds nothing.
         if let Some(rec) = &mut self.rec {
-            let attributes = &mut rec.data.attributes;
-            if attributes.len() == attributes.capacity() {
-                make_room(attributes);
-            }
-            crate::common::attribute::__push_attribute(attributes, key, value);
+            // A builder's first attribute takes the thread's pooled vector.
+            crate::common::attribute::push_attribute_with(
+                &mut rec.data.attributes,
+                key,
+                value,
+                super::attr_pool::provide,
+            );
         }
         self
     }

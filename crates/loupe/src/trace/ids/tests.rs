@@ -11,11 +11,13 @@ fn ids_round_trip_through_hex() {
 }
 
 proptest! {
-    /// The plain hex strings the message carrier builds are what `to_string` writes.
+    /// The plain hex strings exporters and the message carrier build are what
+    /// `to_string` writes.
     #[test]
     fn hex_strings_match_display(trace in any::<[u8; 16]>(), span in any::<[u8; 8]>()) {
-        prop_assert_eq!(hex_string(&trace), TraceId::from_bytes(trace).to_string());
-        prop_assert_eq!(hex_string(&span), SpanId::from_bytes(span).to_string());
+        let (trace, span) = (TraceId::from_bytes(trace), SpanId::from_bytes(span));
+        prop_assert_eq!(trace.to_hex_string(), trace.to_string());
+        prop_assert_eq!(span.to_hex_string(), span.to_string());
     }
 }
 
