@@ -13,7 +13,7 @@
 //! freed instead. So what the pool keeps is what the queues were configured to hold.
 
 use super::{LogRecord, Severity};
-use crate::common::attribute::{KeyValue, Value};
+use crate::common::attribute::Value;
 use std::cell::RefCell;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
@@ -80,32 +80,12 @@ pub(crate) fn record(
 pub(crate) fn reset(record: &mut Arc<LogRecord>) -> bool {
     match Arc::get_mut(record) {
         Some(r) if r.attributes.capacity() <= MAX_KEPT_FIELDS => {
-            clear_fields(&mut r.attributes);
+            crate::common::attribute::clear_attributes(&mut r.attributes);
             r.body = None;
             r.event_name = None;
             true
         }
         _ => false,
-    }
-}
-
-/// Empties a record's fields. Most fields own nothing (static keys, numbers, static
-/// strings): those are let go without the out-of-line drop call `clear` makes for each,
-/// which was a tenth of a sink thread's time per record after rendering.
-fn clear_fields(fields: &mut Vec<KeyValue>) {
-    use std::borrow::Cow;
-    let owns_nothing = |kv: &KeyValue| {
-        matches!(kv.key.as_cow(), Cow::Borrowed(_))
-            && matches!(
-                kv.value,
-                Value::Bool(_) | Value::I64(_) | Value::F64(_) | Value::String(Cow::Borrowed(_))
-            )
-    };
-    if fields.iter().all(owns_nothing) {
-        // Forgetting a field that owns nothing leaks nothing.
-        fields.drain(..).for_each(std::mem::forget);
-    } else {
-        fields.clear();
     }
 }
 
@@ -126,6 +106,7 @@ pub(crate) fn give_back(records: &mut Vec<Arc<LogRecord>>) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::KeyValue;
 
     #[test]
     fn only_unshared_small_records_are_recycled() {

@@ -469,7 +469,7 @@ impl Inner {
             }
             if super::attr_pool::keep(&span.attributes) {
                 let mut attributes = std::mem::take(&mut span.attributes);
-                attributes.clear();
+                crate::common::attribute::clear_attributes(&mut attributes);
                 back.push(attributes);
             }
         }

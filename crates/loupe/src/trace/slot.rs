@@ -76,7 +76,7 @@ fn fresh() -> Box<Recording> {
 pub(crate) fn give_back(mut rec: Box<Recording>) {
     let data = &mut rec.data;
     if !data.attributes.is_empty() {
-        data.attributes.clear();
+        crate::common::attribute::clear_attributes(&mut data.attributes);
     }
     if data.links.capacity() > 0 || data.events.capacity() > 0 {
         data.links = Vec::new();
