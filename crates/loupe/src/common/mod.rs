@@ -4,6 +4,7 @@ pub mod attribute;
 pub(crate) mod clock;
 pub mod error;
 pub(crate) mod periodic;
+pub(crate) mod prefetch;
 pub mod resource;
 pub mod scope;
 pub mod stats;

@@ -339,6 +339,13 @@ impl Inner {
         // Room first, so the span is copied once, straight into its slot.
         b.spans.reserve(1);
         b.spans.push(std::mem::replace(span, SpanData::empty()));
+        // The next span's place: the export thread read it last (see `common::prefetch`).
+        if b.spans.len() < b.spans.capacity() {
+            crate::common::prefetch::for_write(
+                b.spans.as_ptr().wrapping_add(b.spans.len()),
+                std::mem::size_of::<SpanData>(),
+            );
+        }
         if !b.returned.is_empty() {
             super::attr_pool::refill(&mut b.returned);
         }
@@ -453,20 +460,15 @@ impl Inner {
     }
 
     /// Clears the exported spans' attribute vectors and returns them to the recording
-    /// thread's buffer, up to `attr_pool::MAX_POOLED` waiting there.
+    /// thread's buffer, where its next span moves them into its pool (`attr_pool`).
+    ///
+    /// All of them, up to as many as the queue holds spans (memory those spans held
+    /// anyway): a round can drain more than the pool keeps when the worker runs late,
+    /// and a vector freed here would be freed on a thread that did not allocate it,
+    /// which takes the recording thread's allocator lock while it records.
     fn hand_back_attributes(&self, buf: &Mutex<ThreadBuffer>, spans: &mut [SpanData]) {
-        let room = {
-            let b = buf.lock().unwrap_or_else(|p| p.into_inner());
-            if b.closed {
-                return;
-            }
-            super::attr_pool::MAX_POOLED.saturating_sub(b.returned.len())
-        };
-        let mut back: Vec<Vec<crate::KeyValue>> = Vec::with_capacity(room.min(spans.len()));
+        let mut back: Vec<Vec<crate::KeyValue>> = Vec::with_capacity(spans.len());
         for span in spans.iter_mut() {
-            if back.len() == room {
-                break;
-            }
             if super::attr_pool::keep(&span.attributes) {
                 let mut attributes = std::mem::take(&mut span.attributes);
                 crate::common::attribute::clear_attributes(&mut attributes);
@@ -477,6 +479,11 @@ impl Inner {
             return;
         }
         let mut b = buf.lock().unwrap_or_else(|p| p.into_inner());
+        if b.closed {
+            return;
+        }
+        let room = self.config.max_queue_size.saturating_sub(b.returned.len());
+        back.truncate(room);
         if b.returned.is_empty() {
             b.returned = back;
         } else {
