@@ -1,6 +1,7 @@
 //! The data model shared by every signal, aligned with OTLP.
 
 pub mod attribute;
+pub(crate) mod background;
 pub(crate) mod clock;
 pub mod error;
 pub(crate) mod periodic;

@@ -388,6 +388,7 @@ impl SinkQueue {
         resource: &Resource,
         processors: &[Box<dyn LogProcessor>],
     ) {
+        crate::common::background::mark_current_thread();
         let cx = SinkContext {
             resource,
             stats: &self.stats,

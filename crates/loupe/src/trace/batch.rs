@@ -553,6 +553,11 @@ const POLL_MAX: Duration = Duration::from_millis(5);
 /// takes to fill one batch. A round that drains less than a batch ends the polling; the
 /// next full buffer wakes the worker again, since `wake_pending` is then clear.
 fn run(weak: Weak<Inner>) {
+    crate::common::background::mark_current_thread();
+    unsafe {
+        let param = libc::sched_param { sched_priority: 0 };
+        libc::sched_setscheduler(0, libc::SCHED_BATCH, &param);
+    }
     let Some(config) = weak.upgrade().map(|inner| inner.config) else {
         return;
     };
@@ -653,6 +658,23 @@ mod tests {
     use super::*;
     use crate::export::InMemorySpanExporter;
     use crate::trace::TracerProvider;
+
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn the_worker_runs_as_background_work() {
+        let bsp = BatchSpanProcessor::new(InMemorySpanExporter::default());
+        let worker = "loupe-span-expo"; // the thread's name as /proc keeps it
+        let deadline = Instant::now() + Duration::from_secs(5);
+        loop {
+            // The worker marks itself as it starts.
+            match crate::common::background::policy_of_thread(worker) {
+                Some(policy) if policy == libc::SCHED_BATCH as u32 => break,
+                other => assert!(Instant::now() < deadline, "worker policy: {other:?}"),
+            }
+            thread::yield_now();
+        }
+        bsp.shutdown(Duration::from_secs(5)).unwrap();
+    }
 
     #[test]
     fn a_worker_that_polls_is_woken_once_a_buffer_is_a_whole_batch_behind() {
