@@ -160,9 +160,9 @@ mod tests {
                     .end();
             }
         };
-        while take().capacity() > 0 {} // start from an empty pool
-                                       // Three default batches' worth in one round: before, only 1024 came back and the
-                                       // export thread freed the rest.
+        // Start from an empty pool. Then three default batches' worth in one round:
+        // before, only 1024 came back and the export thread freed the rest.
+        while take().capacity() > 0 {}
         record(1536);
         provider.force_flush(Duration::from_secs(5)).unwrap();
         assert_eq!(exporter.finished_spans().len(), 1536);
