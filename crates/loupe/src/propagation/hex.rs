@@ -47,11 +47,16 @@ pub(crate) fn decode<const N: usize>(hex: &[u8]) -> Option<[u8; N]> {
         return None;
     }
     let mut out = [0u8; N];
-    // Constant bounds: the loops unroll, and the indexing needs no checks.
+    // Constant bounds: the loops unroll, and the indexing needs no checks. Every word is
+    // decoded, and validity is checked once at the end: one branch per id, not per word.
+    let mut invalid = 0;
     let mut i = 0;
     while i + 4 <= N {
-        let word: [u8; 8] = hex[2 * i..2 * i + 8].try_into().ok()?;
-        out[i..i + 4].copy_from_slice(&decode_word(word)?);
+        let mut word = [0u8; 8];
+        word.copy_from_slice(&hex[2 * i..2 * i + 8]);
+        let x = u64::from_le_bytes(word);
+        invalid |= not_hex(x);
+        out[i..i + 4].copy_from_slice(&decode_valid_word(x));
         i += 4;
     }
     while i < N {
@@ -60,13 +65,11 @@ pub(crate) fn decode<const N: usize>(hex: &[u8]) -> Option<[u8; N]> {
             NIBBLES[hex[2 * i + 1] as usize],
         );
         // Valid nibbles are below 16; `INVALID` has the high bits set.
-        if (high | low) & 0xf0 != 0 {
-            return None;
-        }
+        invalid |= u64::from((high | low) & 0xf0);
         out[i] = (high << 4) | low;
         i += 1;
     }
-    Some(out)
+    (invalid == 0).then_some(out)
 }
 
 const ONES: u64 = 0x0101_0101_0101_0101;
@@ -96,26 +99,33 @@ fn encode_word(bytes: [u8; 4]) -> [u8; 8] {
     (nibbles + ONES * u64::from(b'0') + letters * 39).to_le_bytes()
 }
 
-/// Eight lowercase hex characters at once (SWAR): validated and decoded to four bytes.
-fn decode_word(chars: [u8; 8]) -> Option<[u8; 4]> {
-    let x = u64::from_le_bytes(chars);
-    if x & HIGH != 0 {
-        return None;
-    }
+/// Bit 7 set in each byte of `x` that is not a lowercase hex digit.
+fn not_hex(x: u64) -> u64 {
+    // Bytes of 0x80 and above are marked by their own high bit; the range checks below
+    // assume the rest are below 0x80.
     let digits = at_least(x, b'0') & at_most(x, b'9');
     let letters = at_least(x, b'a') & at_most(x, b'f');
-    if digits | letters != HIGH {
-        return None;
-    }
+    (x & HIGH) | (!(digits | letters) & HIGH)
+}
+
+/// Eight characters already known to be lowercase hex, decoded to four bytes (SWAR).
+fn decode_valid_word(x: u64) -> [u8; 4] {
     // '0'..'9' are 0x30..0x39 and 'a'..'f' are 0x61..0x66: the low nibble, plus 9 for
-    // letters.
-    let nibbles = (x & (ONES * 0x0f)) + (letters >> 7) * 9;
+    // letters (bit 6 is set only in letters).
+    let nibbles = (x & (ONES * 0x0f)) + ((x >> 6) & ONES) * 9;
     // Pair the nibbles into bytes, then close the gaps (little-endian: memory order is
     // low byte first).
     let pairs = ((nibbles << 4) | (nibbles >> 8)) & 0x00ff_00ff_00ff_00ff;
     let pairs = (pairs | (pairs >> 8)) & 0x0000_ffff_0000_ffff;
     let packed = (pairs | (pairs >> 16)) & 0xffff_ffff;
-    Some((packed as u32).to_le_bytes())
+    (packed as u32).to_le_bytes()
+}
+
+/// Eight lowercase hex characters at once (SWAR): validated and decoded to four bytes.
+#[cfg(test)]
+fn decode_word(chars: [u8; 8]) -> Option<[u8; 4]> {
+    let x = u64::from_le_bytes(chars);
+    (not_hex(x) == 0).then(|| decode_valid_word(x))
 }
 
 #[cfg(test)]

@@ -4,7 +4,7 @@ use crate::common::error::ConfigError;
 use std::fmt;
 
 #[cfg(test)]
-use super::trace_state::{all_value_chars, valid_key, valid_value};
+use super::trace_state::{all_value_chars, scan_normalised, valid_key, valid_value};
 pub use super::trace_state::{TraceState, MAX_TRACE_STATE_MEMBERS};
 
 /// Why a hex id or header could not be parsed.

@@ -74,14 +74,115 @@ const CLASSES: [u8; 256] = {
     table
 };
 
+const ONES: u64 = 0x0101_0101_0101_0101;
+const HIGH: u64 = 0x8080_8080_8080_8080;
+
+/// Bit 7 set in each byte of `x` that is zero. The lowest set bit is always exact (bytes
+/// above a zero byte may be marked falsely), which is all the scanners below rely on.
+fn zero_bytes(x: u64) -> u64 {
+    x.wrapping_sub(ONES) & !x & HIGH
+}
+
+/// Bit 7 set in each byte of `x` that is not visible ASCII (0x21-0x7e): white space,
+/// controls, DEL and non-ASCII. No addition carries: bytes of 0x80 and above are marked
+/// by their own high bit before their sums matter.
+fn invisible_bytes(x: u64) -> u64 {
+    let below_0x21 = !x.wrapping_add(ONES * (0x80 - 0x21)) & HIGH;
+    let at_least_0x7f = x.wrapping_add(ONES) & HIGH;
+    (x & HIGH) | below_0x21 | at_least_0x7f
+}
+
+/// The eight bytes of `b` from `at` as one little-endian word (`at + 8 <= b.len()`).
+fn word_at(b: &[u8], at: usize) -> u64 {
+    let mut word = [0u8; 8];
+    word.copy_from_slice(&b[at..at + 8]);
+    u64::from_le_bytes(word)
+}
+
+/// The fast path of [`TraceState::from_header`]: `Some(members)` when `b` is a valid
+/// list already in normal form (visible ASCII only, so no white space anywhere, and no
+/// empty members), which is what a well-behaved sender writes. `None` says nothing
+/// more: the general parser then decides, and words any error.
+pub(super) fn scan_normalised(b: &[u8]) -> Option<usize> {
+    let n = b.len();
+    if n < 8 {
+        if !b.iter().all(|c| (0x21..=0x7e).contains(c)) {
+            return None;
+        }
+    } else {
+        // Whole words, the last one overlapping its neighbour.
+        let mut invisible = 0;
+        let mut at = 0;
+        while at < n - 8 {
+            invisible |= invisible_bytes(word_at(b, at));
+            at += 8;
+        }
+        if invisible | invisible_bytes(word_at(b, n - 8)) != 0 {
+            return None;
+        }
+    }
+    u32::try_from(n).ok()?;
+    // Where each key starts and ends, for the duplicate check.
+    let mut keys = [(0u32, 0u32); MAX_TRACE_STATE_MEMBERS];
+    let mut count = 0;
+    let mut i = 0;
+    loop {
+        let key_start = i;
+        while i < n && CLASSES[b[i] as usize] & KEY_CHAR != 0 {
+            i += 1;
+        }
+        let key = &b[key_start..i];
+        if i == n || b[i] != b'=' || !key_shape_ok(key) {
+            return None;
+        }
+        i += 1;
+        // The value runs to the next comma or the end. Every byte is already known to
+        // be visible ASCII, so only a stray `=` can make it invalid.
+        let value_start = i;
+        loop {
+            if i + 8 > n {
+                while i < n && b[i] != b',' && b[i] != b'=' {
+                    i += 1;
+                }
+                break;
+            }
+            let x = word_at(b, i);
+            let stops =
+                zero_bytes(x ^ (ONES * u64::from(b','))) | zero_bytes(x ^ (ONES * u64::from(b'=')));
+            if stops != 0 {
+                i += stops.trailing_zeros() as usize / 8;
+                break;
+            }
+            i += 8;
+        }
+        let value_len = i - value_start;
+        if (i < n && b[i] == b'=') || value_len == 0 || value_len > 256 {
+            return None;
+        }
+        let duplicate = keys[..count]
+            .iter()
+            .any(|&(start, end)| &b[start as usize..end as usize] == key);
+        if duplicate || count == MAX_TRACE_STATE_MEMBERS {
+            return None;
+        }
+        keys[count] = (key_start as u32, (key_start + key.len()) as u32); // n fits in u32
+        count += 1;
+        if i == n {
+            return Some(count);
+        }
+        i += 1; // the comma
+        if i == n {
+            return None; // a trailing comma: an empty member, so not normal form
+        }
+    }
+}
+
 /// True when all eight bytes are value characters: lets the parser skip eight bytes at a
 /// time (SWAR). Bytes at or above 0x80 are rejected first, so the additions below never
 /// carry from one byte into the next.
 pub(super) fn all_value_chars(chars: [u8; 8]) -> bool {
-    const ONES: u64 = 0x0101_0101_0101_0101;
-    const HIGH: u64 = 0x8080_8080_8080_8080;
     let x = u64::from_le_bytes(chars);
-    let has_zero_byte = |v: u64| v.wrapping_sub(ONES) & !v & HIGH != 0;
+    let has_zero_byte = |v: u64| zero_bytes(v) != 0;
     let all_at_least_0x20 = x.wrapping_add(ONES * (0x80 - 0x20)) & HIGH == HIGH;
     let none_is_0x7f = x.wrapping_add(ONES) & HIGH == 0;
     x & HIGH == 0
@@ -158,8 +259,19 @@ impl TraceState {
     /// members are allowed and dropped; any invalid member rejects the whole header, as
     /// the W3C specification requires.
     pub fn from_header(header: &str) -> Result<Self, ParseError> {
-        // One pass, no allocation: the header is usually already normalised, and then
-        // it is kept as it is. Indexed loops measured faster than iterator chains here.
+        // A header in normal form (the usual case) is checked a word at a time and kept
+        // as it is.
+        match scan_normalised(header.as_bytes()) {
+            Some(_) => Ok(TraceState(Some(header.into()))),
+            None => TraceState::parse_general(header),
+        }
+    }
+
+    /// Any `tracestate` value: white space, empty members, and the error that names the
+    /// offending member.
+    fn parse_general(header: &str) -> Result<Self, ParseError> {
+        // One pass, no allocation when the header turns out to be in normal form after
+        // all. Indexed loops measured faster than iterator chains here.
         let b = header.as_bytes();
         let n = b.len();
         // Where each key starts (it ends at its `=`); `u32` keeps the table small, since

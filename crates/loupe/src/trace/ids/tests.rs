@@ -119,7 +119,102 @@ fn tracestate_headers() -> impl Strategy<Value = String> {
     proptest::collection::vec(member, 0..36).prop_map(|m| m.join(","))
 }
 
+#[test]
+fn normal_form_scanner_turns_away_every_invalid_list() {
+    let long_key = format!("{}=v", "k".repeat(257));
+    let long_value = format!("k={}", "v".repeat(257));
+    let too_many = (0..33)
+        .map(|i| format!("k{i}=v"))
+        .collect::<Vec<_>>()
+        .join(",");
+    let invalid = [
+        "a=b=c=d",
+        "a=1,b=x=y",
+        "a=",
+        "a=1,b=",
+        "a=1,a=2",
+        "ab=1,cd=2,ab=3",
+        "A=1",
+        "1a=1",
+        "a@b@c=1",
+        "t@abcdefghijklmno=1",
+        "a=\x7f",
+        "a=\u{e9}",
+        "=1",
+        "a",
+        &long_key,
+        &long_value,
+        &too_many,
+    ];
+    for header in invalid {
+        assert_eq!(scan_normalised(header.as_bytes()), None, "{header}");
+        assert!(TraceState::from_header(header).is_err(), "{header}");
+    }
+    // Valid lists: in normal form (kept as they are), and not (left to the general parser).
+    let valid = [
+        ("a=1", Some(1), "a=1"),
+        (
+            "rojo=00f067aa0ba902b7,congo=t61rcWkgMzE",
+            Some(2),
+            "rojo=00f067aa0ba902b7,congo=t61rcWkgMzE",
+        ),
+        ("t@sys=1,0t@s=~!", Some(2), "t@sys=1,0t@s=~!"),
+        ("k=v w", None, "k=v w"),
+        ("a=1,", None, "a=1"),
+        ("a=1, b=2", None, "a=1,b=2"),
+    ];
+    for (header, members, normal) in valid {
+        assert_eq!(scan_normalised(header.as_bytes()), members, "{header}");
+        assert_eq!(TraceState::from_header(header).unwrap().as_header(), normal);
+    }
+    let longest = (0..32)
+        .map(|i| format!("k{i}={}", "v".repeat(256)))
+        .collect::<Vec<_>>();
+    assert_eq!(scan_normalised(longest.join(",").as_bytes()), Some(32));
+}
+
+/// Headers a sender writes in normal form (no white space, no empty members), with the
+/// mistakes the word-at-a-time scanner must not let through: a stray `=`, an empty or
+/// overlong value, an overlong or misshapen key, a duplicate, too many members, a
+/// trailing comma, a byte that is not visible ASCII.
+fn normal_form_headers() -> impl Strategy<Value = String> {
+    let member = prop_oneof![
+        6 => "[a-z][a-z0-9_*/-]{0,6}=[!-+\\-<>-~]{1,20}",
+        2 => "[a-z0-9]{1,4}@[a-z][a-z0-9]{0,3}=[!-~]{0,12}",
+        1 => "[a-d]{1,2}=[a-d]{0,9}",
+        1 => "[a-c]=[a-c=]{1,8}",
+        1 => "[a-z][a-z0-9]{254,256}=v",
+        1 => "[a-z0-9]{240,242}@[a-z][a-z0-9]{12,14}=v",
+        1 => "[a-z]=[!-+\\-<>-~]{254,257}",
+        1 => "[a-z]{1,3}=[!-~\x7f\x1f\u{e9}]{1,9}",
+    ];
+    (
+        proptest::collection::vec(member, 1..35),
+        proptest::bool::weighted(0.1),
+    )
+        .prop_map(|(m, trailing)| m.join(",") + if trailing { "," } else { "" })
+}
+
 proptest! {
+    /// The fast path accepts only what the grammar accepts, and the parser as a whole
+    /// agrees with the grammar.
+    #[test]
+    fn normal_form_scanner_accepts_only_valid_lists(header in normal_form_headers()) {
+        let reference = reference_parse(&header);
+        if let Some(members) = scan_normalised(header.as_bytes()) {
+            let pairs = reference.clone().expect("the scanner accepted an invalid list");
+            prop_assert_eq!(members, pairs.len());
+        } else if let Some(pairs) = &reference {
+            // Turned away although valid: only a list not in normal form may be.
+            let normal = pairs.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>();
+            prop_assert_ne!(normal.join(","), header.clone());
+        }
+        let parsed = TraceState::from_header(&header).ok().map(|ts| {
+            ts.iter().map(|(k, v)| (k.to_owned(), v.to_owned())).collect::<Vec<_>>()
+        });
+        prop_assert_eq!(parsed, reference);
+    }
+
     #[test]
     fn hex_parsers_never_panic(s in ".{0,40}") {
         let _ = TraceId::from_hex(&s);
