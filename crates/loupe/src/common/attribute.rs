@@ -325,8 +325,10 @@ pub(crate) fn clear_attributes(attributes: &mut Vec<KeyValue>) {
             )
     };
     if attributes.iter().all(owns_nothing) {
-        // Forgetting an attribute that owns nothing leaks nothing.
-        attributes.drain(..).for_each(std::mem::forget);
+        // SAFETY: forgetting attributes that own nothing leaks nothing, and a length of
+        // zero is always valid. (A `drain` that forgets each one did the same in a
+        // hundred instructions, a tenth of a span.)
+        unsafe { attributes.set_len(0) };
     } else {
         attributes.clear();
     }

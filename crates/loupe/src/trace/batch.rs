@@ -336,13 +336,23 @@ impl Inner {
             }
         }
         b.credits -= 1;
-        // Room first, so the span is copied once, straight into its slot.
+        // Room first, so the span is copied once, straight into its slot: `push` of a
+        // `mem::replace` copied it to the stack and back, and the second copy's loads
+        // waited on the first one's stores.
         b.spans.reserve(1);
-        b.spans.push(std::mem::replace(span, SpanData::empty()));
-        // The next span's place: the export thread read it last (see `common::prefetch`).
-        if b.spans.len() < b.spans.capacity() {
+        let len = b.spans.len();
+        // SAFETY: `reserve` made room at `len`, which holds nothing; the length covers
+        // the slot once it is written.
+        unsafe {
+            span.move_to(b.spans.as_mut_ptr().add(len));
+            b.spans.set_len(len + 1);
+        }
+        // A later span's place: the export thread read it last (see `common::prefetch`).
+        // Several spans ahead, so that the line has arrived when the span is written.
+        let ahead = len + SLOT_PREFETCH_AHEAD;
+        if ahead < b.spans.capacity() {
             crate::common::prefetch::for_write(
-                b.spans.as_ptr().wrapping_add(b.spans.len()),
+                b.spans.as_ptr().wrapping_add(ahead),
                 std::mem::size_of::<SpanData>(),
             );
         }
@@ -540,6 +550,9 @@ impl Inner {
 
 /// How many spans ahead the export thread fetches the attributes it will clear.
 const PREFETCH_AHEAD: usize = 4;
+
+/// How many places ahead a recording thread fetches its buffer for writing.
+const SLOT_PREFETCH_AHEAD: usize = 4;
 
 /// The shortest and longest wait between two rounds of a worker that polls.
 const POLL_MIN: Duration = Duration::from_micros(20);
