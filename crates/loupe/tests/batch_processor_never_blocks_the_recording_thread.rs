@@ -287,6 +287,52 @@ fn many_threads_recording_at_once_lose_nothing_with_room_in_the_queue() {
     assert_eq!(bsp.stats().dropped_queue_full, 0);
 }
 
+/// A thread's spans go through a ring of at most 65 536 places; with a larger queue and
+/// an exporter that is stuck, a thread gets further ahead than that and the rest of its
+/// spans wait elsewhere. None is lost (those that waited elsewhere may be exported before
+/// older ones still in the ring: export order is not part of the contract).
+#[test]
+fn a_thread_far_ahead_of_a_stuck_exporter_loses_nothing() {
+    let exporter = GatedExporter::default();
+    let bsp = BatchSpanProcessor::with_config(
+        exporter.clone(),
+        BatchConfig {
+            max_queue_size: 1 << 17,
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    let provider = TracerProvider::builder()
+        .with_span_processor(bsp.clone())
+        .build()
+        .unwrap();
+    let tracer = provider.tracer("ahead");
+    let count = (1 << 16) + 3_000;
+    for i in 0..count {
+        tracer
+            .span_builder("s")
+            .with_attribute("i", i as i64)
+            .start();
+    }
+    assert_eq!(bsp.stats().exported, 0, "the exporter is still stuck");
+    exporter.open();
+    provider.force_flush(DEADLINE).unwrap();
+    let spans = exporter.inner.finished_spans();
+    let mut seen: Vec<i64> = spans
+        .iter()
+        .map(|s| match s.attributes.as_slice() {
+            [kv] => match kv.value {
+                loupe::Value::I64(i) => i,
+                ref other => panic!("attribute i is {other:?}"),
+            },
+            other => panic!("attributes: {other:?}"),
+        })
+        .collect();
+    seen.sort_unstable();
+    assert_eq!(seen, (0..count as i64).collect::<Vec<_>>());
+    assert_eq!(bsp.stats().dropped_queue_full, 0);
+}
+
 /// Waits until `done` holds, failing the test at the deadline.
 fn wait_until(what: &str, done: impl Fn() -> bool) {
     let deadline = std::time::Instant::now() + DEADLINE;

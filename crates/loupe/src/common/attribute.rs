@@ -276,21 +276,8 @@ pub fn __push_attribute(
     key: impl Into<Key>,
     value: impl Into<Value>,
 ) {
-    push_attribute_with(attributes, key, value, |_| {});
-}
-
-/// [`__push_attribute`], with `provide` called first when the vector is full: the span
-/// builder gives a span its first vector from the per-thread pool there, so the hot path
-/// checks the capacity once.
-#[inline(always)]
-pub(crate) fn push_attribute_with(
-    attributes: &mut Vec<KeyValue>,
-    key: impl Into<Key>,
-    value: impl Into<Value>,
-    provide: fn(&mut Vec<KeyValue>),
-) {
     if attributes.len() == attributes.capacity() {
-        make_room(attributes, provide);
+        make_room(attributes);
     }
     let (key, value) = (key.into(), value.into());
     let len = attributes.len();
@@ -307,8 +294,7 @@ pub(crate) fn push_attribute_with(
 
 #[cold]
 #[inline(never)]
-fn make_room(attributes: &mut Vec<KeyValue>, provide: fn(&mut Vec<KeyValue>)) {
-    provide(attributes);
+fn make_room(attributes: &mut Vec<KeyValue>) {
     attributes.reserve(1);
 }
 

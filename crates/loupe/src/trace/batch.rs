@@ -1,14 +1,18 @@
 //! The batch span processor: hands ended spans to a background thread in batches, never
 //! blocking the thread that ended them.
 //!
-//! Each recording thread appends to its own buffer (an uncontended lock). The global queue
-//! bound is enforced with credits that threads take from a shared pool in chunks, so the
-//! pool is touched once per chunk, not once per span. When the pool is empty the span is
-//! dropped and counted. The worker drains all buffers every `scheduled_delay`, when a
-//! buffer fills a batch, when the pool runs low, or on flush/shutdown.
+//! Each recording thread writes into its own ring, without a lock (`ring.rs`); a ring
+//! that is full because the export thread is behind sends spans to an overflow vector
+//! under an uncontended lock instead. The global queue bound is enforced with credits
+//! that threads take from a shared pool in chunks, so the pool is touched once per
+//! chunk, not once per span; idle threads' credits go back to it. When the pool is empty
+//! the span is dropped and counted. The worker drains all buffers every
+//! `scheduled_delay`, when a buffer fills a batch, when the pool runs low, or on
+//! flush/shutdown, and exports the spans from where they are.
 
 use super::export::{SpanBatch, SpanExporter};
 use super::processor::SpanProcessor;
+use super::ring::{Pushed, SpanRing};
 use super::span::SpanData;
 use crate::common::error::{ConfigError, ExportError};
 use crate::common::resource::Resource;
@@ -25,6 +29,10 @@ use std::time::{Duration, Instant};
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct BatchConfig {
     /// Most spans waiting for export (`OTEL_BSP_MAX_QUEUE_SIZE`); more are dropped.
+    ///
+    /// Each thread that ends sampled spans hands them over through a ring of its own
+    /// with this many places (up to 65 536), about 240 bytes each: 480 KiB per thread
+    /// at the default, committed as the ring is first written round.
     pub max_queue_size: usize,
     /// Most spans per export call (`OTEL_BSP_MAX_EXPORT_BATCH_SIZE`).
     pub max_export_batch_size: usize,
@@ -95,15 +103,30 @@ pub struct BatchStats {
     pub queued: u64,
 }
 
-#[derive(Default)]
+/// One recording thread's spans on their way to the export thread.
 struct ThreadBuffer {
-    spans: Vec<SpanData>,
-    /// Cleared attribute vectors of this thread's exported spans, on their way back to it
-    /// (see `attr_pool`).
-    returned: Vec<Vec<crate::KeyValue>>,
-    credits: usize,
-    dropped: u64,
-    closed: bool,
+    /// Where spans go: written without a lock (see `ring.rs`).
+    ring: SpanRing,
+    /// Where spans go when the ring is full (the export thread is behind): the slow path.
+    overflow: Mutex<Vec<SpanData>>,
+    /// Spans this thread dropped for a full queue, not yet counted in the totals.
+    dropped: AtomicU64,
+}
+
+impl ThreadBuffer {
+    fn new(capacity: usize) -> Self {
+        ThreadBuffer {
+            ring: SpanRing::new(capacity),
+            overflow: Mutex::new(Vec::new()),
+            dropped: AtomicU64::new(0),
+        }
+    }
+
+    fn is_empty(&self) -> bool {
+        self.ring.queued() == 0
+            && self.dropped.load(Ordering::Relaxed) == 0
+            && self.overflow.lock().map(|o| o.is_empty()).unwrap_or(true)
+    }
 }
 
 enum Request {
@@ -117,7 +140,14 @@ struct Inner {
     chunk: usize,
     exporter: Box<dyn SpanExporter>,
     resource: OnceLock<Arc<Resource>>,
-    buffers: Mutex<Vec<Arc<Mutex<ThreadBuffer>>>>,
+    buffers: Mutex<Vec<Arc<ThreadBuffer>>>,
+    /// Buffers of threads that exited, for new threads to take.
+    idle_buffers: Mutex<Vec<Arc<ThreadBuffer>>>,
+    /// Slots per thread ring.
+    ring_capacity: usize,
+    /// Credits owed by spans written past a lowered limit (see `ring.rs`), kept back
+    /// from the next exports. Only the export thread touches it.
+    owed: AtomicUsize,
     free_credits: AtomicUsize,
     requests: Mutex<Vec<Request>>,
     wake_pending: AtomicBool,
@@ -133,7 +163,7 @@ struct Inner {
 }
 
 thread_local! {
-    static BUFFERS: RefCell<Vec<(u64, Arc<Mutex<ThreadBuffer>>)>> = const { RefCell::new(Vec::new()) };
+    static BUFFERS: RefCell<Vec<(u64, Arc<ThreadBuffer>)>> = const { RefCell::new(Vec::new()) };
 }
 
 /// Batches ended spans and exports them from a background thread.
@@ -175,6 +205,12 @@ impl BatchSpanProcessor {
             exporter: Box::new(exporter),
             resource: OnceLock::new(),
             buffers: Mutex::new(Vec::new()),
+            idle_buffers: Mutex::new(Vec::new()),
+            // The whole queue: credits bound what a thread holds, so up to this size a
+            // ring is never full and the overflow's lock is never taken. The pages are
+            // committed only as the ring is written.
+            ring_capacity: config.max_queue_size.clamp(2, MAX_RING),
+            owed: AtomicUsize::new(0),
             free_credits: AtomicUsize::new(config.max_queue_size),
             requests: Mutex::new(Vec::new()),
             wake_pending: AtomicBool::new(false),
@@ -212,9 +248,9 @@ impl BatchSpanProcessor {
             .unwrap_or_else(|p| p.into_inner())
             .iter()
         {
-            let buf = buf.lock().unwrap_or_else(|p| p.into_inner());
-            queued_in_buffers += buf.spans.len() as u64;
-            dropped_in_buffers += buf.dropped;
+            let overflow = buf.overflow.lock().map(|o| o.len()).unwrap_or(0);
+            queued_in_buffers += (buf.ring.queued() + overflow) as u64;
+            dropped_in_buffers += buf.dropped.load(Ordering::Relaxed);
         }
         BatchStats {
             exported: inner.exported.load(Ordering::Relaxed),
@@ -269,7 +305,7 @@ impl SpanProcessor for BatchSpanProcessor {
             }
             let buf = inner.register_buffer();
             if let Ok(mut cached) = cache.try_borrow_mut() {
-                cached.retain(|(_, b)| !b.lock().map(|b| b.closed).unwrap_or(true));
+                cached.retain(|(_, b)| !b.ring.is_closed());
                 cached.push((inner.id, Arc::clone(&buf)));
             }
             inner.push(&buf, span);
@@ -312,8 +348,15 @@ impl Inner {
         }
     }
 
-    fn register_buffer(&self) -> Arc<Mutex<ThreadBuffer>> {
-        let buf = Arc::new(Mutex::new(ThreadBuffer::default()));
+    fn register_buffer(&self) -> Arc<ThreadBuffer> {
+        // The buffer of a thread that exited, if any: its ring's memory is in use already
+        // and its slots hold attribute vectors to reuse.
+        let reused = self
+            .idle_buffers
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .pop();
+        let buf = reused.unwrap_or_else(|| Arc::new(ThreadBuffer::new(self.ring_capacity)));
         self.buffers
             .lock()
             .unwrap_or_else(|p| p.into_inner())
@@ -321,66 +364,96 @@ impl Inner {
         buf
     }
 
-    /// Moves `span` into this thread's buffer (leaving it empty).
+    /// Moves `span` into this thread's buffer (leaving it owning nothing but a cleared
+    /// attribute vector to reuse).
     #[inline]
-    fn push(&self, buf: &Mutex<ThreadBuffer>, span: &mut SpanData) {
-        let mut b = buf.lock().unwrap_or_else(|p| p.into_inner());
-        if b.closed {
-            return;
+    fn push(&self, buf: &ThreadBuffer, span: &mut SpanData) {
+        let mut pushed = buf.ring.push(span);
+        if pushed == Pushed::NoCredits {
+            pushed = self.refill(&buf.ring, span);
         }
-        if b.credits == 0 {
-            b.credits = self.take_credits();
-            if b.credits == 0 {
-                b.dropped += 1;
-                return;
+        match pushed {
+            Pushed::Queued(queued) => {
+                if queued >= self.config.max_export_batch_size {
+                    self.behind(&buf.ring);
+                }
             }
-        }
-        b.credits -= 1;
-        // Room first, so the span is copied once, straight into its slot: `push` of a
-        // `mem::replace` copied it to the stack and back, and the second copy's loads
-        // waited on the first one's stores.
-        b.spans.reserve(1);
-        let len = b.spans.len();
-        // SAFETY: `reserve` made room at `len`, which holds nothing; the length covers
-        // the slot once it is written.
-        unsafe {
-            span.move_to(b.spans.as_mut_ptr().add(len));
-            b.spans.set_len(len + 1);
-        }
-        // A later span's place: the export thread read it last (see `common::prefetch`).
-        // Several spans ahead, so that the line has arrived when the span is written.
-        let ahead = len + SLOT_PREFETCH_AHEAD;
-        if ahead < b.spans.capacity() {
-            crate::common::prefetch::for_write(
-                b.spans.as_ptr().wrapping_add(ahead),
-                std::mem::size_of::<SpanData>(),
-            );
-        }
-        if !b.returned.is_empty() {
-            super::attr_pool::refill(&mut b.returned);
-        }
-        let (len, batch) = (b.spans.len(), self.config.max_export_batch_size);
-        drop(b);
-        if len >= batch {
-            if len % batch == 0 && len >= 2 * batch {
-                // A worker that polls has fallen a whole batch behind: wake it now. Left
-                // to its next poll, the round grows without bound, and so does the
-                // churn of attribute vectors beyond what the pool keeps.
-                self.wake_now();
-            } else {
-                self.wake();
+            Pushed::Full => self.push_overflow(buf, span),
+            Pushed::NoCredits => {
+                buf.dropped.fetch_add(1, Ordering::Relaxed);
             }
+            Pushed::Closed => {}
         }
     }
 
-    fn take_credits(&self) -> usize {
+    /// Takes a chunk of credits for `ring` and pushes again (twice at most: a limit
+    /// lowered under a span written past it needs a chunk to cover that span too).
+    #[cold]
+    #[inline(never)]
+    fn refill(&self, ring: &SpanRing, span: &mut SpanData) -> Pushed {
+        for _ in 0..2 {
+            let credits = self.take_credits(self.chunk);
+            if credits == 0 {
+                return Pushed::NoCredits;
+            }
+            ring.add_credits(credits);
+            match ring.push(span) {
+                Pushed::NoCredits => continue,
+                other => return other,
+            }
+        }
+        Pushed::NoCredits
+    }
+
+    /// A batch or more waits in the ring, as far as this thread last knew: wakes the
+    /// worker if that is still so.
+    #[cold]
+    #[inline(never)]
+    fn behind(&self, ring: &SpanRing) {
+        let queued = ring.queued_now();
+        let batch = self.config.max_export_batch_size;
+        if queued >= 2 * batch {
+            // A worker that polls has fallen a whole batch behind: wake it now. Left to
+            // its next poll, the ring would fill and spans take the overflow's lock.
+            self.wake_now();
+        } else if queued >= batch {
+            self.wake();
+        }
+    }
+
+    /// The ring is full: the export thread is behind. The span takes a credit of its own
+    /// and waits in a vector under a lock, and the worker is woken even if it polls.
+    #[cold]
+    #[inline(never)]
+    fn push_overflow(&self, buf: &ThreadBuffer, span: &mut SpanData) {
+        if self.take_credits(1) == 0 {
+            buf.dropped.fetch_add(1, Ordering::Relaxed);
+            return;
+        }
+        let mut overflow = buf.overflow.lock().unwrap_or_else(|p| p.into_inner());
+        let len = overflow.len();
+        if len % self.config.max_export_batch_size == 0 {
+            // Once as the ring fills, and once a batch: a wake-up is a system call.
+            self.wake_now();
+        }
+        overflow.reserve(1);
+        // SAFETY: `reserve` made room at `len`, which holds nothing; the length covers
+        // the slot once it is written.
+        unsafe {
+            span.move_to(overflow.as_mut_ptr().add(len));
+            overflow.set_len(len + 1);
+        }
+    }
+
+    /// Takes up to `want` credits from the shared pool; 0 when the queue is full.
+    fn take_credits(&self, want: usize) -> usize {
         let mut free = self.free_credits.load(Ordering::Relaxed);
         loop {
             if free == 0 {
                 self.wake_now();
                 return 0;
             }
-            let take = free.min(self.chunk);
+            let take = free.min(want);
             match self.free_credits.compare_exchange_weak(
                 free,
                 free - take,
@@ -419,8 +492,8 @@ impl Inner {
         }
     }
 
-    /// Swaps every thread's buffer for an empty one that keeps its capacity (so buffers
-    /// never regrow from zero), then exports straight from the swapped-out buffers.
+    /// Exports what every thread's ring and overflow hold, straight from where it is,
+    /// then gives back the credits idle threads hold (see `ring.rs`).
     fn drain_and_export(
         &self,
         spare: &mut Vec<Vec<SpanData>>,
@@ -434,88 +507,74 @@ impl Inner {
             .unwrap_or_else(|p| p.into_inner())
             .clone();
         let batch_size = self.config.max_export_batch_size;
-        for buf in &buffers {
-            let mut spans = spare.pop().unwrap_or_default();
-            let mut b = buf.lock().unwrap_or_else(|p| p.into_inner());
-            std::mem::swap(&mut b.spans, &mut spans);
-            // Return unused credits, so idle threads do not hold queue space.
-            let unused = std::mem::take(&mut b.credits);
-            let dropped = std::mem::take(&mut b.dropped);
-            b.closed = close;
-            if close {
-                // A closed buffer is never pushed to again: nothing would take these.
-                b.returned = Vec::new();
-            }
-            drop(b);
-            self.free_credits.fetch_add(unused, Ordering::AcqRel);
-            if dropped > 0 {
-                self.count_dropped(dropped);
-            }
-            drained += spans.len();
+        let mut export_all = |spans: &[SpanData]| {
             for chunk in spans.chunks(batch_size) {
                 if let Err(e) = self.export(chunk) {
                     result = Err(e);
                 }
             }
-            self.recycle(buf, &mut spans);
+        };
+        for buf in &buffers {
+            if close {
+                buf.ring.close();
+            }
+            let from_ring = buf.ring.drain(|first, second| {
+                export_all(first);
+                export_all(second);
+            });
+            self.give_back(from_ring);
+            drained += from_ring;
+            let mut spans = spare.pop().unwrap_or_default();
+            std::mem::swap(
+                &mut *buf.overflow.lock().unwrap_or_else(|p| p.into_inner()),
+                &mut spans,
+            );
+            drained += spans.len();
+            export_all(&spans);
+            self.give_back(spans.len());
+            spans.clear();
             spare.push(spans);
+            let dropped = buf.dropped.swap(0, Ordering::Relaxed);
+            if dropped > 0 {
+                self.count_dropped(dropped);
+            }
+            // The registry and `buffers` hold the rest: the thread is gone.
+            let gone = Arc::strong_count(buf) <= 2;
+            self.settle(buf.ring.reconcile(gone));
         }
         drop(buffers);
+        let mut idle = Vec::new();
         // A buffer only the registry holds belongs to a thread that exited. Forget it once
-        // it holds nothing: the thread may have recorded more after it was drained.
+        // it holds nothing (the thread may have recorded more after it was drained), with
+        // the credits it still held.
         self.buffers
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .retain(|b| {
-                Arc::strong_count(b) > 1
-                    || b.lock()
-                        .map(|b| !b.spans.is_empty() || b.dropped > 0)
-                        .unwrap_or(false)
+                let keep = Arc::strong_count(b) > 1 || !b.is_empty();
+                if !keep {
+                    self.settle(b.ring.reconcile(true));
+                    if !b.ring.is_closed() {
+                        idle.push(Arc::clone(b));
+                    }
+                }
+                keep
             });
+        if !idle.is_empty() {
+            let mut kept = self.idle_buffers.lock().unwrap_or_else(|p| p.into_inner());
+            kept.extend(idle);
+            kept.truncate(MAX_IDLE_BUFFERS);
+        }
         (result, drained)
     }
 
-    /// Lets the exported spans go, leaving `spans` empty, and returns their attribute
-    /// vectors, cleared, to the recording thread's buffer, where its next span moves
-    /// them into its pool (`attr_pool`).
-    ///
-    /// All of them, up to as many as the queue holds spans (memory those spans held
-    /// anyway): a round can drain more than the pool keeps when the worker runs late,
-    /// and a vector freed here would be freed on a thread that did not allocate it,
-    /// which takes the recording thread's allocator lock while it records.
-    ///
-    /// Another core wrote the attributes: those a few spans on are fetched ahead (see
-    /// `common::prefetch`). Fetching the spans themselves ahead measured no better.
-    fn recycle(&self, buf: &Mutex<ThreadBuffer>, spans: &mut Vec<SpanData>) {
-        use crate::common::prefetch;
-        let mut back: Vec<Vec<crate::KeyValue>> = Vec::with_capacity(spans.len());
-        for i in 0..spans.len() {
-            if let Some(near) = spans.get(i + PREFETCH_AHEAD) {
-                let attributes = &near.attributes;
-                let bytes = attributes.len() * std::mem::size_of::<crate::KeyValue>();
-                prefetch::for_read(attributes.as_ptr(), bytes);
-            }
-            let span = &mut spans[i];
-            if super::attr_pool::keep(&span.attributes) {
-                let mut attributes = std::mem::take(&mut span.attributes);
-                crate::common::attribute::clear_attributes(&mut attributes);
-                back.push(attributes);
-            }
+    /// Applies what a ring's reconciliation found: credits back to the pool, or owed.
+    fn settle(&self, (back, owed): (usize, usize)) {
+        if back > 0 {
+            self.free_credits.fetch_add(back, Ordering::AcqRel);
         }
-        spans.clear();
-        if back.is_empty() {
-            return;
-        }
-        let mut b = buf.lock().unwrap_or_else(|p| p.into_inner());
-        if b.closed {
-            return;
-        }
-        let room = self.config.max_queue_size.saturating_sub(b.returned.len());
-        back.truncate(room);
-        if b.returned.is_empty() {
-            b.returned = back;
-        } else {
-            b.returned.append(&mut back);
+        if owed > 0 {
+            self.owed.fetch_add(owed, Ordering::Relaxed);
         }
     }
 
@@ -543,16 +602,31 @@ impl Inner {
                 .export_failed
                 .fetch_add(count as u64, Ordering::Relaxed),
         };
-        self.free_credits.fetch_add(count, Ordering::AcqRel);
         outcome
+    }
+
+    /// Gives the credits of `count` spans that left their buffer back to the pool: only
+    /// once their places are free, or a thread could take a credit for a place the
+    /// export thread still holds and find its ring full.
+    fn give_back(&self, count: usize) {
+        // Spans written past a lowered limit took credits that had gone back: keep as
+        // many back now.
+        let owed = self.owed.load(Ordering::Relaxed).min(count);
+        if owed > 0 {
+            self.owed.fetch_sub(owed, Ordering::Relaxed);
+        }
+        if count > owed {
+            self.free_credits.fetch_add(count - owed, Ordering::AcqRel);
+        }
     }
 }
 
-/// How many spans ahead the export thread fetches the attributes it will clear.
-const PREFETCH_AHEAD: usize = 4;
+/// Buffers of exited threads kept for new threads.
+const MAX_IDLE_BUFFERS: usize = 8;
 
-/// How many places ahead a recording thread fetches its buffer for writing.
-const SLOT_PREFETCH_AHEAD: usize = 4;
+/// The most slots a thread's ring has (≈ 15 MiB). With a larger queue, a thread that is
+/// that far ahead of the export thread spills into its overflow vector.
+const MAX_RING: usize = 1 << 16;
 
 /// The shortest and longest wait between two rounds of a worker that polls.
 const POLL_MIN: Duration = Duration::from_micros(20);

@@ -24,7 +24,6 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
-mod attr_pool;
 mod batch;
 mod context;
 mod export;
@@ -32,6 +31,7 @@ mod future;
 mod ids;
 mod limits;
 mod processor;
+mod ring;
 mod sampler;
 mod slot;
 mod span;

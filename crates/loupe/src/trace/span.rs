@@ -308,7 +308,6 @@ impl Span {
         if let Some(rec) = &mut self.recording {
             let max = rec.limits.max_attributes_per_span as usize;
             let len = rec.limits.max_attribute_value_length;
-            super::attr_pool::provide(&mut rec.data.attributes);
             push_attribute(
                 &mut rec.data.attributes,
                 &mut rec.data.dropped_attributes_count,

@@ -402,13 +402,8 @@ impl SpanBuilder<'_> {
     pub fn with_attribute(mut self, key: impl Into<Key>, value: impl Into<Value>) -> Self {
         // The check comes before the attribute is built: a no-op tracer builds nothing.
         if let Some(rec) = &mut self.rec {
-            // A builder's first attribute takes the thread's pooled vector.
-            crate::common::attribute::push_attribute_with(
-                &mut rec.data.attributes,
-                key,
-                value,
-                super::attr_pool::provide,
-            );
+            // Into the vector the block kept from its last span (see `trace/ring.rs`).
+            crate::common::attribute::__push_attribute(&mut rec.data.attributes, key, value);
         }
         self
     }
@@ -417,7 +412,6 @@ impl SpanBuilder<'_> {
     #[inline]
     pub fn with_attributes(mut self, attributes: impl IntoIterator<Item = KeyValue>) -> Self {
         if let Some(rec) = &mut self.rec {
-            super::attr_pool::provide(&mut rec.data.attributes);
             rec.data.attributes.extend(attributes);
         }
         self
